@@ -1,0 +1,47 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 5000
+# The PostgreSQL that `make test` also runs the suite against, when reachable.
+TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
+
+STAMP := $(VENV)/.installed
+
+.PHONY: run test test-sqlite test-postgres migrate install clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: $(STAMP)
+	$(BIN)/python manage.py migrate --noinput
+
+run: migrate
+	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+
+test: test-sqlite test-postgres
+
+test-sqlite: $(STAMP)
+	$(BIN)/python -m pytest
+
+# The same suite against PostgreSQL. Skipped when no server answers, except in
+# CI (CI=true), where a missing database is a failure.
+test-postgres: $(STAMP)
+	@if $(BIN)/python scripts/db_reachable.py "$(TEST_POSTGRES_URL)"; then \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest; \
+	elif [ "$$CI" = "true" ]; then \
+		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable, and CI needs it."; exit 1; \
+	else \
+		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable: skipping the PostgreSQL run."; \
+	fi
+
+clean:
+	rm -rf $(VENV) db.sqlite3 staticfiles

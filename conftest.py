@@ -1,0 +1,41 @@
+"""Fixtures shared by every test: an API client and small factories.
+
+Tests read like the endpoint's specification: one file per endpoint,
+``test_it_*`` functions, state re-read from the database after each call.
+"""
+
+import pytest
+from rest_framework.test import APIClient
+
+from envs.runtime import runtime
+
+
+@pytest.fixture
+def api():
+    """A DRF test client that sends JSON bodies."""
+    client = APIClient()
+    client.default_format = "json"
+    return client
+
+
+@pytest.fixture(autouse=True)
+def _close_live_envs():
+    # The runtime is process-wide; no live environment outlives its test.
+    yield
+    runtime.close_all()
+
+
+@pytest.fixture
+def make_instance(api, db):
+    """Create an instance through the API; returns its id. ``reset=True`` also resets it."""
+
+    def make(env_id="CartPole-v1", reset=False, reset_seed=None, **fields):
+        response = api.post("/v1/envs/", {"env_id": env_id, **fields})
+        assert response.status_code == 201, response.content
+        instance_id = response.json()["instance_id"]
+        if reset:
+            body = {} if reset_seed is None else {"seed": reset_seed}
+            assert api.post(f"/v1/envs/{instance_id}/reset/", body).status_code == 200
+        return instance_id
+
+    return make

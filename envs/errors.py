@@ -1,0 +1,114 @@
+"""Domain errors and the one handler that shapes every error response.
+
+Every failure, ours or DRF's, leaves as ``{"detail": "...", "code": "..."}``;
+validation errors add ``"fields"``: ``{field: [messages]}``.
+"""
+
+import logging
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+logger = logging.getLogger(__name__)
+
+
+class ApiError(exceptions.APIException):
+    """Base class of the errors services raise; each names its status and code."""
+
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "bad_request"
+    default_detail = "Bad request."
+
+    def __init__(self, detail=None, code=None, fields=None):
+        super().__init__(detail, code)
+        self.fields = fields
+
+
+class InstanceNotFound(ApiError):
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "instance_not_found"
+
+    def __init__(self, instance_id):
+        super().__init__(f"Instance {instance_id} is unknown.")
+
+
+class InstanceGone(ApiError):
+    """The instance existed but is no longer served (closed, or lost in a restart)."""
+
+    status_code = status.HTTP_410_GONE
+    default_code = "instance_gone"
+
+    def __init__(self, instance_id, status_name, when=None):
+        reasons = {
+            "closed": "was closed",
+            "lost": "was lost when the server restarted; its recorded episodes are kept",
+        }
+        reason = reasons.get(status_name, f"is {status_name}")
+        suffix = f" at {when.isoformat()}" if when and status_name == "closed" else ""
+        super().__init__(f"Instance {instance_id} {reason}{suffix}.", code=f"instance_{status_name}")
+
+
+class InvalidInput(ApiError):
+    """A request field holds a value the server cannot use."""
+
+    default_code = "invalid"
+
+    def __init__(self, field, message, code=None):
+        super().__init__(f"{field}: {message}", code=code, fields={field: [message]})
+
+
+class ResetNeeded(ApiError):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_code = "reset_needed"
+
+
+class EnvError(ApiError):
+    """The environment itself raised while handling a valid request."""
+
+    default_code = "env_error"
+
+
+def _flatten(detail, prefix=""):
+    """DRF's nested error detail to ``{"field.sub": ["message", ...]}``."""
+    fields = {}
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            fields.update(_flatten(value, name))
+    elif isinstance(detail, list) and detail and all(isinstance(item, (dict, list)) for item in detail):
+        for index, value in enumerate(detail):
+            fields.update(_flatten(value, f"{prefix}[{index}]"))
+    else:
+        items = detail if isinstance(detail, list) else [detail]
+        fields[prefix or "non_field_errors"] = [str(item) for item in items]
+    return fields
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error leaves in the one shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("Unhandled error in %s", context.get("view"))
+        return Response(
+            {"detail": "Internal server error.", "code": "server_error"},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+
+    headers = {}
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+    if isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        summary = "; ".join(f"{name}: {' '.join(messages)}" for name, messages in fields.items())
+        body = {"detail": summary or "Invalid input.", "code": "invalid", "fields": fields}
+    else:
+        codes = exc.get_codes()
+        body = {"detail": str(exc.detail), "code": codes if isinstance(codes, str) else "error"}
+        if getattr(exc, "fields", None):
+            body["fields"] = exc.fields
+    return Response(body, status=exc.status_code, headers=headers)

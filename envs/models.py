@@ -1,0 +1,83 @@
+"""What the server records of environment instances and their episodes."""
+
+import uuid
+
+from django.db import models
+from django.utils import timezone
+
+
+class InstanceStatus(models.TextChoices):
+    ACTIVE = "active", "Active"
+    CLOSED = "closed", "Closed"
+    LOST = "lost", "Lost"
+
+
+class EnvInstanceQuerySet(models.QuerySet):
+    def active(self):
+        return self.filter(status=InstanceStatus.ACTIVE)
+
+    def mark_lost(self, *, keep_ids=()):
+        """Mark active instances lost, except those still live in this process."""
+        return (
+            self.active()
+            .exclude(id__in=list(keep_ids))
+            .update(status=InstanceStatus.LOST, closed_at=timezone.now())
+        )
+
+
+class EnvInstance(models.Model):
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    env_id = models.CharField(max_length=200, db_index=True, help_text="Gymnasium registry id, e.g. CartPole-v1.")
+    render_mode = models.CharField(max_length=32, null=True, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True, help_text="Keyword arguments given to gym.make.")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Seed given at creation, if any.")
+    max_episode_steps = models.PositiveIntegerField(null=True, blank=True)
+    status = models.CharField(
+        max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.ACTIVE, db_index=True
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was closed or found lost.")
+
+    objects = EnvInstanceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "environment instance"
+
+    def __str__(self):
+        return f"{self.env_id} {self.id}"
+
+
+class Episode(models.Model):
+    instance = models.ForeignKey(EnvInstance, on_delete=models.CASCADE, related_name="episodes")
+    number = models.PositiveIntegerField(help_text="1 for the instance's first episode.")
+    seed = models.BigIntegerField(null=True, blank=True, help_text="Seed given to this episode's reset, if any.")
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    steps = models.PositiveIntegerField(default=0)
+    total_reward = models.FloatField(default=0.0, help_text="Sum of the rewards so far.")
+    terminated = models.BooleanField(default=False)
+    truncated = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["instance", "number"]
+        constraints = [models.UniqueConstraint(fields=["instance", "number"], name="unique_episode_number")]
+
+    def __str__(self):
+        return f"episode {self.number} of {self.instance_id}"
+
+    @property
+    def outcome(self):
+        if self.terminated:
+            return "terminated"
+        if self.truncated:
+            return "truncated"
+        if self.ended_at is not None:
+            return "interrupted"
+        return "running"
+
+    @property
+    def duration(self):
+        if self.ended_at is None:
+            return None
+        return self.ended_at - self.started_at

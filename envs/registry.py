@@ -1,0 +1,187 @@
+"""What this server can create: Gymnasium's registry, checked and described.
+
+Only registered ids are created. Gymnasium also accepts ``module:Name`` ids,
+which import arbitrary code; those are refused here before Gymnasium sees them.
+"""
+
+import difflib
+import functools
+import importlib
+import inspect
+import logging
+import math
+
+import gymnasium as gym
+from gymnasium.envs.registration import load_env_creator
+
+from .errors import InvalidInput
+from .spaces import encode_value
+
+logger = logging.getLogger(__name__)
+
+# Packages that register extra namespaces when imported (gym.register_envs).
+PLUGIN_PACKAGES = ("ale_py", "minigrid")
+
+# gym.make's own keywords: clients set these through the request's own fields,
+# or not at all.
+RESERVED_KWARGS = {
+    "render_mode": "use the top-level field render_mode",
+    "max_episode_steps": "use the top-level field max_episode_steps",
+    "disable_env_checker": "not settable",
+    "autoreset": "not settable",
+    "apply_api_compatibility": "not settable",
+}
+
+# Keyword names that point an environment at files on the server (MuJoCo's
+# xml_file, for one). Reading server paths chosen by clients is refused.
+FILE_KWARG_WORDS = ("file", "path", "dir", "folder")
+
+ALL_RENDER_MODES = ("rgb_array", "rgb_array_list", "ansi", "ansi_list", "human", "depth_array", "depth_array_list")
+
+
+def register_namespaces():
+    """Import the environment packages that register namespaces (ALE/, MiniGrid-...)."""
+    for name in PLUGIN_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            logger.warning("Environment package %s is not installed; its environments are unavailable.", name)
+            continue
+        gym.register_envs(module)
+
+
+@functools.lru_cache(maxsize=None)
+def _creator(env_id):
+    spec = gym.registry[env_id]
+    if callable(spec.entry_point):
+        return spec.entry_point
+    return load_env_creator(spec.entry_point)
+
+
+def creator_of(env_id):
+    """The class or function that builds ``env_id``, or None if it cannot be loaded here."""
+    try:
+        return _creator(env_id)
+    except Exception:  # a missing optional dependency (jax, shimmy...) of one family
+        return None
+
+
+def render_modes_of(env_id):
+    """The render modes the environment declares, or None when it declares none."""
+    creator = creator_of(env_id)
+    modes = getattr(creator, "metadata", {}).get("render_modes") if creator is not None else None
+    return list(modes) if modes is not None else None
+
+
+def _suggest(env_id):
+    lower = {key.lower(): key for key in gym.registry}
+    close = difflib.get_close_matches(env_id.lower(), list(lower), n=3, cutoff=0.5)
+    return [lower[key] for key in close]
+
+
+def resolve_env_id(env_id):
+    """Check ``env_id`` names a registered environment this server can build."""
+    if ":" in env_id:
+        raise InvalidInput(
+            "env_id",
+            "ids in the module:Name form would import code and are not accepted; use a registered id "
+            "(GET /v1/registry/ lists them).",
+            code="env_id_not_allowed",
+        )
+    if env_id not in gym.registry:
+        suggestions = _suggest(env_id)
+        hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
+        raise InvalidInput(
+            "env_id",
+            f"{env_id!r} is not a registered environment.{hint} GET /v1/registry/ lists every id.",
+            code="unknown_env_id",
+        )
+    if creator_of(env_id) is None:
+        raise InvalidInput(
+            "env_id", f"{env_id} is registered but its package is not installed on this server.", code="unavailable"
+        )
+    return gym.registry[env_id]
+
+
+def check_render_mode(env_id, render_mode):
+    if render_mode is None:
+        return
+    modes = render_modes_of(env_id)
+    allowed = modes if modes is not None else ALL_RENDER_MODES
+    if render_mode not in allowed:
+        raise InvalidInput(
+            "render_mode", f"{env_id} renders as one of {list(allowed)}, not {render_mode!r}.", code="invalid"
+        )
+
+
+def accepted_kwargs(env_id):
+    """Keyword names the environment's constructor takes, and whether it takes any (**kwargs).
+
+    A class that passes ``**kwargs`` up to its base class (MiniGrid does) also
+    takes its bases' named parameters, so the walk follows the MRO.
+    """
+    creator = creator_of(env_id)
+    names, open_ended = set(), False
+    targets = [cls.__init__ for cls in creator.__mro__ if "__init__" in vars(cls)] if inspect.isclass(creator) else [creator]
+    for target in targets:
+        try:
+            parameters = inspect.signature(target).parameters.values()
+        except (TypeError, ValueError):
+            return names, True
+        names.update(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        if not any(p.kind == p.VAR_KEYWORD for p in parameters):
+            open_ended = False
+            break
+        open_ended = True
+    names.discard("self")
+    return names, open_ended
+
+
+def check_kwargs(env_id, kwargs):
+    """Refuse keyword arguments the constructor does not take, or that name server files."""
+    if not kwargs:
+        return
+    names, open_ended = accepted_kwargs(env_id)
+    for key in kwargs:
+        if key in RESERVED_KWARGS:
+            raise InvalidInput(f"kwargs.{key}", RESERVED_KWARGS[key] + ".")
+        if any(word in key.lower() for word in FILE_KWARG_WORDS):
+            raise InvalidInput(f"kwargs.{key}", "keyword arguments that name files on the server are not accepted.")
+        if key not in names and not open_ended:
+            accepted = sorted(names - set(RESERVED_KWARGS))
+            raise InvalidInput(
+                f"kwargs.{key}",
+                f"{env_id} takes no keyword argument {key!r}; it takes {', '.join(accepted) or 'none'}.",
+            )
+
+
+def _number(value):
+    if value is None:
+        return None
+    return value if math.isfinite(value) else encode_value(value)
+
+
+def spec_summary(spec):
+    """What a client needs to know of an environment before creating it."""
+    return {
+        "id": spec.id,
+        "namespace": spec.namespace,
+        "max_episode_steps": spec.max_episode_steps,
+        "reward_threshold": _number(spec.reward_threshold),
+        "nondeterministic": spec.nondeterministic,
+        "render_modes": render_modes_of(spec.id),
+        "kwargs": encode_value(spec.kwargs),
+    }
+
+
+@functools.lru_cache(maxsize=1)
+def _creatable_ids():
+    return tuple(env_id for env_id in gym.registry if creator_of(env_id) is not None)
+
+
+def registry_list(*, query=None):
+    """Every environment this server can create, optionally filtered by a case-insensitive substring."""
+    ids = _creatable_ids()
+    if query:
+        ids = [env_id for env_id in ids if query.lower() in env_id.lower()]
+    return [spec_summary(gym.registry[env_id]) for env_id in ids]

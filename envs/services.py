@@ -1,0 +1,156 @@
+"""Everything that changes an environment instance goes through these functions.
+
+Views validate input, call one service and return what it gives. Services
+decode actions with the codec, drive the live environment through the
+runtime, and keep the database record in step.
+"""
+
+import logging
+import uuid
+
+from django.db import transaction
+from django.utils import timezone
+
+from . import recording, registry
+from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput
+from .models import EnvInstance, InstanceStatus
+from .runtime import runtime
+from .spaces import DecodeError, decode_value, encode_float, encode_value
+
+logger = logging.getLogger(__name__)
+
+
+def _parse_id(instance_id):
+    try:
+        return uuid.UUID(str(instance_id))
+    except ValueError:
+        raise InstanceNotFound(instance_id) from None
+
+
+def live_get(instance_id):
+    """The live environment of an active instance, or the right 404/410 error.
+
+    The hot path: a dictionary lookup. The database is read only when the id
+    is not live in this process.
+    """
+    live = runtime.get(instance_id)
+    if live is not None and not live.closed:
+        return live
+    parsed = _parse_id(instance_id)
+    instance = EnvInstance.objects.filter(pk=parsed).first()
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    if instance.status == InstanceStatus.ACTIVE:
+        # Recorded as active but not live here: a previous process held it.
+        EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost()
+        raise InstanceGone(parsed, InstanceStatus.LOST)
+    raise InstanceGone(parsed, instance.status, instance.closed_at)
+
+
+def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_steps=None):
+    """Create a live environment and its record; returns the ``EnvInstance``."""
+    kwargs = kwargs or {}
+    registry.resolve_env_id(env_id)
+    registry.check_render_mode(env_id, render_mode)
+    registry.check_kwargs(env_id, kwargs)
+    instance_id = uuid.uuid4()
+    live = runtime.create(
+        instance_id, env_id, render_mode=render_mode, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed
+    )
+    try:
+        instance = EnvInstance.objects.create(
+            id=instance_id,
+            env_id=env_id,
+            render_mode=render_mode,
+            kwargs=kwargs,
+            seed=seed,
+            max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
+        )
+    except Exception:
+        runtime.remove(instance_id)
+        raise
+    logger.info("Created %s as %s", env_id, instance_id)
+    return instance
+
+
+def env_reset(*, instance_id, seed=None, options=None):
+    """Start a new episode; returns ``{"observation", "info"}``."""
+    live = live_get(instance_id)
+    with live.lock:
+        steps, total = live.episode_steps, live.episode_return
+        observation, info = live.reset(seed=seed, options=options)
+        recording.episode_started(live, interrupted_steps=steps, interrupted_return=total)
+        return {"observation": encode_value(observation), "info": encode_value(info)}
+
+
+def env_step(*, instance_id, action):
+    """Decode ``action``, take one step, and return the step's JSON body."""
+    live = live_get(instance_id)
+    with live.lock:
+        decoded = action_decode(live, action)
+        observation, reward, terminated, truncated, info = live.step(decoded)
+        recording.episode_stepped(live)
+    return {
+        "observation": encode_value(observation),
+        "reward": encode_float(reward),
+        "terminated": terminated,
+        "truncated": truncated,
+        "info": encode_value(info),
+        "done": terminated or truncated,
+    }
+
+
+def action_decode(live, action):
+    """The JSON action as a member of the action space, or a 400 naming the space."""
+    try:
+        return decode_value(live.action_space, action, "action")
+    except DecodeError as error:
+        raise InvalidInput(error.path, error.message, code="invalid_action") from None
+
+
+def env_close(*, instance_id):
+    """Close an instance: end its episode record, free the environment, mark it closed."""
+    live = live_get(instance_id)
+    with live.lock:
+        if live.closed:  # a concurrent close won the race
+            raise InstanceGone(live.instance_id, InstanceStatus.CLOSED)
+        with transaction.atomic():
+            recording.episode_closed(live)
+            EnvInstance.objects.filter(pk=live.instance_id).update(
+                status=InstanceStatus.CLOSED, closed_at=timezone.now()
+            )
+        runtime.remove(live.instance_id)
+    logger.info("Closed %s", live.instance_id)
+
+
+def space_of(live, which):
+    if which == "action_space":
+        return live.action_space
+    if which == "observation_space":
+        return live.observation_space
+    raise ApiError(f"Unknown space {which!r}.")
+
+
+def space_contains(*, instance_id, which, x):
+    """Whether the JSON value ``x`` is a member of the instance's action or observation space."""
+    live = live_get(instance_id)
+    try:
+        decode_value(space_of(live, which), x, "x")
+    except DecodeError:
+        return False
+    return True
+
+
+def action_sample(*, instance_id):
+    """A random action from the instance's action space (seeded by the creation seed)."""
+    live = live_get(instance_id)
+    return encode_value(live.sample_action())
+
+
+def instances_mark_lost():
+    """Mark instances recorded active but not live in this process as lost.
+
+    Called once when the server starts: environments live in one process, so
+    any instance still recorded active then belongs to a process that is gone.
+    """
+    return EnvInstance.objects.mark_lost(keep_ids=runtime.ids())

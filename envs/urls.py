@@ -1,0 +1,24 @@
+from django.urls import re_path
+from rest_framework.routers import DefaultRouter
+
+from .views import EnvViewSet, RegistryViewSet
+from .views_errors import json_not_found
+
+
+class OptionalSlashRouter(DefaultRouter):
+    """Every route answers with or without its trailing slash, as clients of
+    both older servers expect (and POSTs are never redirected)."""
+
+    def __init__(self):
+        super().__init__()
+        self.trailing_slash = "/?"
+
+
+router = OptionalSlashRouter()
+router.register("envs", EnvViewSet, basename="env")
+router.register("registry", RegistryViewSet, basename="registry")
+
+urlpatterns = router.urls + [
+    # Anything else under /v1/ is an API 404 in the API's error shape, DEBUG or not.
+    re_path(r"^.*$", json_not_found),
+]

@@ -1,0 +1,127 @@
+"""The /v1 API. Each action validates its body, calls one service or selector,
+and returns what it gives."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import selectors, services
+from .registry import registry_list
+from .serializers import (
+    ContainsRequest,
+    ContainsResponse,
+    CreateRequest,
+    CreateResponse,
+    EnvSpec,
+    ErrorResponse,
+    InstanceResponse,
+    ResetRequest,
+    ResetResponse,
+    SampleResponse,
+    SpaceResponse,
+    StepRequest,
+    StepResponse,
+)
+
+ERRORS = {
+    400: OpenApiResponse(ErrorResponse, description="Invalid input; the environment is unchanged."),
+    404: OpenApiResponse(ErrorResponse, description="No such instance."),
+    410: OpenApiResponse(ErrorResponse, description="The instance was closed or lost in a restart."),
+}
+
+
+def validated(serializer_class, request):
+    """The request body validated by ``serializer_class``; an empty or null body counts as ``{}``."""
+    data = request.data if request.data is not None else {}
+    serializer = serializer_class(data=data)
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+class EnvViewSet(viewsets.ViewSet):
+    """Environment instances: create, drive, describe and close them."""
+
+    lookup_field = "instance_id"
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(
+        summary="List active instances",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{instance_id: env_id}")},
+    )
+    def list(self, request):
+        return Response(selectors.instance_list_active())
+
+    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, **ERRORS})
+    def create(self, request):
+        data = validated(CreateRequest, request)
+        instance = services.env_create(**data)
+        return Response({"instance_id": str(instance.id)}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Describe an instance", responses={200: InstanceResponse, **ERRORS})
+    def retrieve(self, request, instance_id):
+        return Response(selectors.instance_detail(instance_id=instance_id))
+
+    @extend_schema(summary="Close and remove an instance", responses={204: None, **ERRORS})
+    def destroy(self, request, instance_id):
+        services.env_close(instance_id=instance_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def reset(self, request, instance_id):
+        data = validated(ResetRequest, request)
+        return Response(services.env_reset(instance_id=instance_id, **data))
+
+    @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS})
+    @action(detail=True, methods=["post"])
+    def step(self, request, instance_id):
+        data = validated(StepRequest, request)
+        return Response(services.env_step(instance_id=instance_id, action=data["action"]))
+
+    @extend_schema(summary="Describe the action space", responses={200: SpaceResponse, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def action_space(self, request, instance_id):
+        return Response(selectors.space_describe(instance_id=instance_id, which="action_space"))
+
+    @extend_schema(summary="Describe the observation space", responses={200: SpaceResponse, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def observation_space(self, request, instance_id):
+        return Response(selectors.space_describe(instance_id=instance_id, which="observation_space"))
+
+    @extend_schema(summary="Sample a random action", responses={200: SampleResponse, **ERRORS})
+    @action(detail=True, methods=["get"], url_path="action_space/sample")
+    def action_space_sample(self, request, instance_id):
+        return Response({"action": services.action_sample(instance_id=instance_id)})
+
+    @extend_schema(
+        summary="Is x a member of the action space?", request=ContainsRequest, responses={200: ContainsResponse, **ERRORS}
+    )
+    @action(detail=True, methods=["post"], url_path="action_space/contains")
+    def action_space_contains(self, request, instance_id):
+        data = validated(ContainsRequest, request)
+        return Response({"member": services.space_contains(instance_id=instance_id, which="action_space", x=data["x"])})
+
+    @extend_schema(
+        summary="Is x a member of the observation space?",
+        request=ContainsRequest,
+        responses={200: ContainsResponse, **ERRORS},
+    )
+    @action(detail=True, methods=["post"], url_path="observation_space/contains")
+    def observation_space_contains(self, request, instance_id):
+        data = validated(ContainsRequest, request)
+        member = services.space_contains(instance_id=instance_id, which="observation_space", x=data["x"])
+        return Response({"member": member})
+
+
+class RegistryViewSet(viewsets.ViewSet):
+    """The environment ids this server can create."""
+
+    @extend_schema(
+        summary="List creatable environments",
+        parameters=[OpenApiParameter("q", str, description="Case-insensitive substring of the id.")],
+        responses={200: EnvSpec(many=True)},
+    )
+    def list(self, request):
+        return Response(registry_list(query=request.query_params.get("q")))

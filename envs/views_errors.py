@@ -1,0 +1,11 @@
+"""Django-level error pages: API paths get the API's error shape, others Django's page."""
+
+from django.http import JsonResponse
+from django.views import defaults
+
+
+def json_not_found(request, exception=None):
+    """handler404: JSON for /v1/ paths, Django's page elsewhere."""
+    if request.path.startswith("/v1/"):
+        return JsonResponse({"detail": f"No route {request.path}.", "code": "not_found"}, status=404)
+    return defaults.page_not_found(request, exception)

@@ -1,0 +1,42 @@
+"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+
+import logging
+import os
+import threading
+
+from django.core.asgi import get_asgi_application
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gymapi.settings")
+
+# Django first: it sets up the apps that the routing below imports.
+django_asgi_app = get_asgi_application()
+
+from channels.routing import ProtocolTypeRouter  # noqa: E402
+
+from django.db import DatabaseError  # noqa: E402
+
+from envs.services import instances_mark_lost  # noqa: E402
+
+logger = logging.getLogger("gymapi")
+
+
+def _mark_lost_at_startup():
+    # Run in a thread of its own: a server may import this module from inside
+    # its event loop, where Django refuses synchronous database calls.
+    def run():
+        try:
+            count = instances_mark_lost()
+        except DatabaseError as error:  # not migrated yet: nothing to mark
+            logger.warning("Could not mark lost instances: %s", error)
+        else:
+            if count:
+                logger.warning("Marked %d instance(s) of a previous server process as lost.", count)
+
+    worker = threading.Thread(target=run, name="mark-lost")
+    worker.start()
+    worker.join()
+
+
+_mark_lost_at_startup()
+
+application = ProtocolTypeRouter({"http": django_asgi_app})
