@@ -11,6 +11,14 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "gymapi.settings")
 # Django first: it sets up the apps that the routing below imports.
 django_asgi_app = get_asgi_application()
 
+from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: E402
+
+# Static files (admin, Swagger UI, pages) are served by the same process with
+# DEBUG off too: the server is one process holding the environments, and
+# WhiteNoise's middleware is synchronous, which would cost every API request a
+# thread hop under ASGI. Only paths under STATIC_URL are intercepted.
+http_app = ASGIStaticFilesHandler(django_asgi_app)
+
 from channels.routing import ProtocolTypeRouter  # noqa: E402
 
 from django.db import DatabaseError  # noqa: E402
@@ -39,4 +47,4 @@ def _mark_lost_at_startup():
 
 _mark_lost_at_startup()
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+application = ProtocolTypeRouter({"http": http_app})
