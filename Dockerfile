@@ -1,0 +1,25 @@
+# One process serves HTTP and WebSockets and holds the environments in memory.
+FROM python:3.11-slim
+
+# EGL/GL for MuJoCo and Box2D/pygame rendering without a display.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libegl1 libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/*
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    DEBUG=0 \
+    ALLOWED_HOSTS=* \
+    DATABASE_URL=sqlite:////data/db.sqlite3 \
+    MUJOCO_GL=egl
+
+WORKDIR /app
+COPY requirements.txt .
+RUN pip install --no-cache-dir -r requirements.txt
+COPY . .
+
+RUN mkdir -p /data
+VOLUME /data
+EXPOSE 5000
+
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec daphne -b 0.0.0.0 -p 5000 gymapi.asgi:application"]
