@@ -39,3 +39,14 @@ def make_instance(api, db):
         return instance_id
 
     return make
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    """A real daphne process serving gymapi (HTTP and WebSocket) with its own SQLite
+    database; ``server.url`` is its base URL, ``server.database`` the database file."""
+    from gymapi.testing.server import ServerProcess
+
+    process = ServerProcess(tmp_path_factory.mktemp("server")).start()
+    yield process
+    process.stop()
