@@ -126,8 +126,14 @@ class Runtime:
 
     def create(self, instance_id, env_id, *, render_mode=None, kwargs=None, max_episode_steps=None, seed=None):
         """Build an environment with ``gym.make`` and hold it under ``instance_id``."""
+        options = dict(kwargs or {})
+        # Only what was asked for: gym.make(id) must behave exactly as in-process.
+        if render_mode is not None:
+            options["render_mode"] = render_mode
+        if max_episode_steps is not None:
+            options["max_episode_steps"] = max_episode_steps
         try:
-            env = gym.make(env_id, render_mode=render_mode, max_episode_steps=max_episode_steps, **(kwargs or {}))
+            env = gym.make(env_id, **options)
         except Exception as error:
             raise EnvError(f"{env_id} could not be created: {type(error).__name__}: {error}") from error
         live = LiveEnv(str(instance_id), env, seed=seed)

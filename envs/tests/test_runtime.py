@@ -1,0 +1,116 @@
+"""envs.runtime: the one home of live environments, one thread at a time per instance."""
+
+import threading
+import time
+
+import gymnasium as gym
+import numpy as np
+import pytest
+
+from envs.errors import EnvError, ResetNeeded
+from envs.runtime import Runtime
+
+
+class OverlapDetectingEnv(gym.Env):
+    """Counts steps and notices when two threads are inside it at once."""
+
+    observation_space = gym.spaces.Discrete(1_000_000)
+    action_space = gym.spaces.Discrete(2)
+
+    def __init__(self):
+        self.inside = threading.Lock()
+        self.overlaps = 0
+        self.steps = 0
+
+    def _enter(self):
+        if not self.inside.acquire(blocking=False):
+            self.overlaps += 1
+            return False
+        return True
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        return 0, {}
+
+    def step(self, action):
+        entered = self._enter()
+        time.sleep(0.0005)  # widen the window in which an overlap would show
+        self.steps += 1
+        if entered:
+            self.inside.release()
+        return self.steps, 1.0, False, False, {}
+
+    def render(self):
+        entered = self._enter()
+        time.sleep(0.0005)
+        if entered:
+            self.inside.release()
+
+
+class RaisingEnv(OverlapDetectingEnv):
+    def step(self, action):
+        raise RuntimeError("physics exploded")
+
+
+gym.register("gymapi-test/Overlap-v0", entry_point=OverlapDetectingEnv, disable_env_checker=True)
+gym.register("gymapi-test/Raising-v0", entry_point=RaisingEnv, disable_env_checker=True)
+
+
+@pytest.fixture
+def runtime():
+    table = Runtime()
+    yield table
+    table.close_all()
+
+
+def test_it_serializes_calls_on_one_instance(runtime):
+    live = runtime.create("a", "gymapi-test/Overlap-v0")
+    live.reset()
+
+    def drive():
+        for _ in range(50):
+            live.step(np.int64(1))
+            live.render()
+
+    threads = [threading.Thread(target=drive) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    env = live._env.unwrapped
+    assert env.overlaps == 0
+    assert env.steps == live.episode_steps == 200
+    assert live.episode_return == 200.0
+
+
+def test_it_refuses_a_step_before_the_first_reset(runtime):
+    live = runtime.create("a", "gymapi-test/Overlap-v0")
+    with pytest.raises(ResetNeeded):
+        live.step(np.int64(0))
+
+
+def test_it_turns_an_environment_exception_into_an_env_error(runtime):
+    live = runtime.create("a", "gymapi-test/Raising-v0")
+    live.reset()
+    with pytest.raises(EnvError, match="RuntimeError in step: physics exploded"):
+        live.step(np.int64(0))
+    assert live.episode_steps == 0
+
+
+def test_it_uses_the_creation_seed_for_the_first_reset_only(runtime):
+    first = runtime.create("a", "CartPole-v1", seed=7)
+    second = runtime.create("b", "CartPole-v1", seed=7)
+    observation_a, _ = first.reset()
+    observation_b, _ = second.reset()
+    assert np.array_equal(observation_a, observation_b)
+    assert first.episode_seed == 7
+    first.reset()
+    assert first.episode_seed is None
+
+
+def test_it_forgets_and_closes_removed_instances(runtime):
+    live = runtime.create("a", "CartPole-v1")
+    assert runtime.get("a") is live
+    assert runtime.remove("a") is live
+    assert live.closed and runtime.get("a") is None and runtime.ids() == []
