@@ -15,7 +15,7 @@ from . import recording, registry
 from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput
 from .models import EnvInstance, InstanceStatus
 from .runtime import runtime
-from .spaces import DecodeError, decode_value, encode_float, encode_value
+from .spaces import DecodeError, decode_value, encode_float, encode_value, summarize_space
 
 logger = logging.getLogger(__name__)
 
@@ -105,7 +105,11 @@ def action_decode(live, action):
     try:
         return decode_value(live.action_space, action, "action")
     except DecodeError as error:
-        raise InvalidInput(error.path, error.message, code="invalid_action") from None
+        message = error.message
+        expected = summarize_space(live.action_space)
+        if expected not in message:  # the client needs the space to fix its action
+            message = f"{message}; the action space is {expected}"
+        raise InvalidInput(error.path, message, code="invalid_action") from None
 
 
 def env_close(*, instance_id):
