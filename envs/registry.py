@@ -103,11 +103,18 @@ def resolve_env_id(env_id):
     return gym.registry[env_id]
 
 
+def with_list_modes(modes):
+    """``modes`` and the ``<mode>_list`` variants gym.make builds from them
+    (it wraps the environment in RenderCollection), in order, without duplicates."""
+    listed = [f"{mode}_list" for mode in modes if mode != "human" and not mode.endswith("_list")]
+    return list(dict.fromkeys([*modes, *listed]))
+
+
 def check_render_mode(env_id, render_mode):
     if render_mode is None:
         return
     modes = render_modes_of(env_id)
-    allowed = modes if modes is not None else ALL_RENDER_MODES
+    allowed = ALL_RENDER_MODES if modes is None else with_list_modes(modes)
     if render_mode not in allowed:
         raise InvalidInput(
             "render_mode", f"{env_id} renders as one of {list(allowed)}, not {render_mode!r}.", code="invalid"

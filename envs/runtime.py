@@ -42,6 +42,10 @@ class LiveEnv:
         self.episode_seed = None
         self.terminated = False
         self.truncated = False
+        self.last_reward = None
+        # Bumped by every reset and step: viewers compare it to the one they
+        # last drew, so a frame is rendered and encoded only when something changed.
+        self.version = 0
         self.last_used = time.monotonic()
 
     @property
@@ -75,6 +79,8 @@ class LiveEnv:
             self.episode_steps = 0
             self.episode_return = 0.0
             self.episode_seed = seed
+            self.last_reward = None
+            self.version += 1
             return observation, info
 
     def step(self, action):
@@ -94,12 +100,27 @@ class LiveEnv:
             self.last_used = time.monotonic()
             self.episode_steps += 1
             self.episode_return += reward
+            self.last_reward = reward
             self.terminated, self.truncated = terminated, truncated
+            self.version += 1
             return observation, reward, terminated, truncated, info
 
     def render(self):
         """The environment's render for its render mode (a frame, frames or text)."""
         with self.lock:
+            return self._call("render", self._env.render)
+
+    def frame(self):
+        """The current picture (an RGB array, or text) for viewers.
+
+        Unlike ``render()``, it never consumes anything: in the ``*_list``
+        modes ``render()`` hands over and clears the frames collected since its
+        last call, which belong to the client that asked for them, so viewers
+        draw the base environment's current frame instead.
+        """
+        with self.lock:
+            if self.render_mode and self.render_mode.endswith("_list"):
+                return self._call("render", self._env.unwrapped.render)
             return self._call("render", self._env.render)
 
     def sample_action(self):

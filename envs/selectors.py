@@ -1,9 +1,13 @@
 """Reads: what the API shows about instances, their spaces and their history."""
 
+import uuid
+
 from django.db.models import Count
 
+from .errors import InstanceNotFound
 from .models import EnvInstance
 from .registry import render_modes_of, spec_summary
+from .runtime import runtime
 from .services import live_get, space_of
 from .spaces import describe_space, encode_float
 
@@ -51,3 +55,46 @@ def space_describe(*, instance_id, which):
     return describe_space(space_of(live_get(instance_id), which))
 
 
+
+def episode_list(*, instance_id, limit):
+    """An instance's recorded episodes, oldest first: the last ``limit`` of them.
+
+    Read from the database, so closed and lost instances have theirs too. The
+    running episode of a live instance shows its live counts, which the
+    database has only every few seconds.
+    """
+    try:
+        parsed = uuid.UUID(str(instance_id))
+    except ValueError:
+        raise InstanceNotFound(instance_id) from None
+    instance = EnvInstance.objects.filter(pk=parsed).annotate(episode_count=Count("episodes")).first()
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    episodes = list(instance.episodes.order_by("-number")[:limit])
+    episodes.reverse()
+    rows = [
+        {
+            "number": episode.number,
+            "seed": episode.seed,
+            "started": episode.started_at,
+            "ended": episode.ended_at,
+            "steps": episode.steps,
+            "return": encode_float(episode.total_reward),
+            "terminated": episode.terminated,
+            "truncated": episode.truncated,
+            "outcome": episode.outcome,
+        }
+        for episode in episodes
+    ]
+    live = runtime.get(instance.id)
+    if rows and live is not None and rows[-1]["outcome"] == "running":
+        with live.lock:
+            if live.episode_number == rows[-1]["number"]:
+                rows[-1].update(steps=live.episode_steps, **{"return": encode_float(live.episode_return)})
+    return {
+        "instance_id": str(instance.id),
+        "env_id": instance.env_id,
+        "status": instance.status,
+        "count": instance.episode_count,
+        "episodes": rows,
+    }

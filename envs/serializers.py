@@ -130,3 +130,38 @@ class ErrorResponse(serializers.Serializer):
     detail = serializers.CharField()
     code = serializers.CharField()
     fields = serializers.DictField(child=serializers.ListField(child=serializers.CharField()), required=False)
+
+
+class RenderResponse(serializers.Serializer):
+    render_mode = serializers.CharField()
+    content_type = serializers.CharField(help_text="image/png for frames, text/plain for ansi text.")
+    encoding = serializers.CharField(help_text="base64 for images, utf-8 for text.")
+    data = serializers.JSONField(help_text="One frame or text; a list of them for the *_list render modes.")
+
+
+class EpisodesQuery(serializers.Serializer):
+    limit = serializers.IntegerField(
+        min_value=1, max_value=10000, default=1000, help_text="How many of the latest episodes to return."
+    )
+
+
+class EpisodeRecord(serializers.Serializer):
+    number = serializers.IntegerField()
+    seed = serializers.IntegerField(allow_null=True)
+    started = serializers.DateTimeField()
+    ended = serializers.DateTimeField(allow_null=True)
+    steps = serializers.IntegerField()
+    terminated = serializers.BooleanField()
+    truncated = serializers.BooleanField()
+    outcome = serializers.ChoiceField(choices=["running", "terminated", "truncated", "interrupted"])
+
+
+EpisodeRecord._declared_fields["return"] = serializers.JSONField(help_text="Sum of the episode's rewards.")
+
+
+class EpisodesResponse(serializers.Serializer):
+    instance_id = serializers.UUIDField()
+    env_id = serializers.CharField()
+    status = serializers.CharField()
+    count = serializers.IntegerField(help_text="Episodes recorded in all; the list holds the latest of them.")
+    episodes = EpisodeRecord(many=True)

@@ -1,13 +1,15 @@
 """The /v1 API. Each action validates its body, calls one service or selector,
 and returns what it gives."""
 
+from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from . import selectors, services
+from . import rendering, selectors, services
 from .registry import registry_list
 from .serializers import (
     ContainsRequest,
@@ -15,8 +17,11 @@ from .serializers import (
     CreateRequest,
     CreateResponse,
     EnvSpec,
+    EpisodesQuery,
+    EpisodesResponse,
     ErrorResponse,
     InstanceResponse,
+    RenderResponse,
     ResetRequest,
     ResetResponse,
     SampleResponse,
@@ -38,6 +43,17 @@ def validated(serializer_class, request):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class JSONErrors(BaseContentNegotiation):
+    """For routes whose success is not JSON (the MJPEG stream): whatever the
+    client accepts (an <img> asks for image/*), errors are JSON."""
+
+    def select_parser(self, request, parsers):
+        return parsers[0]
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
 
 
 class EnvViewSet(viewsets.ViewSet):
@@ -113,6 +129,41 @@ class EnvViewSet(viewsets.ViewSet):
         data = validated(ContainsRequest, request)
         member = services.space_contains(instance_id=instance_id, which="observation_space", x=data["x"])
         return Response({"member": member})
+
+    @extend_schema(summary="Render the current state", responses={200: RenderResponse, **ERRORS})
+    @action(detail=True, methods=["get"], url_path="monitor/render")
+    def monitor_render(self, request, instance_id):
+        return Response(rendering.env_render(instance_id=instance_id))
+
+    @extend_schema(
+        summary="Stream frames (MJPEG)",
+        description=(
+            "A multipart/x-mixed-replace stream of JPEG frames for an <img src> or any MJPEG viewer: a frame "
+            "whenever the environment changed, at most GYMAPI_STREAM_FPS a second, until the instance is closed."
+        ),
+        responses={(200, "multipart/x-mixed-replace"): OpenApiTypes.BINARY, **ERRORS},
+    )
+    @action(detail=True, methods=["get"], url_path="monitor/stream", content_negotiation_class=JSONErrors)
+    def monitor_stream(self, request, instance_id):
+        live = rendering.stream_open(instance_id=instance_id)
+        response = StreamingHttpResponse(
+            rendering.mjpeg_stream(live),
+            content_type=f"multipart/x-mixed-replace; boundary={rendering.MJPEG_BOUNDARY}",
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @extend_schema(
+        summary="Recorded episodes",
+        description="The latest recorded episodes, oldest first; closed and lost instances keep theirs.",
+        parameters=[EpisodesQuery],
+        responses={200: EpisodesResponse, 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"])
+    def episodes(self, request, instance_id):
+        query = EpisodesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(selectors.episode_list(instance_id=instance_id, **query.validated_data))
 
 
 class RegistryViewSet(viewsets.ViewSet):

@@ -156,6 +156,11 @@ SPECTACULAR_SETTINGS = {
 # to the database while it is still going (it is always written at its end).
 GYMAPI_FLUSH_SECONDS = envfloat("GYMAPI_FLUSH_SECONDS", "5")
 
+# Watching: at most this many frames a second per watched instance, on the
+# WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.
+GYMAPI_STREAM_FPS = max(envfloat("GYMAPI_STREAM_FPS", "15"), 0.1)
+GYMAPI_JPEG_QUALITY = min(max(envint("GYMAPI_JPEG_QUALITY", "80"), 1), 95)
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
