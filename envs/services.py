@@ -11,6 +11,8 @@ import uuid
 from django.db import transaction
 from django.utils import timezone
 
+from monitor import broadcast
+
 from . import recording, registry
 from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput
 from .models import EnvInstance, InstanceStatus
@@ -42,7 +44,8 @@ def live_get(instance_id):
         raise InstanceNotFound(instance_id)
     if instance.status == InstanceStatus.ACTIVE:
         # Recorded as active but not live here: a previous process held it.
-        EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost()
+        if EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost():
+            broadcast.instance_ended(parsed, InstanceStatus.LOST)
         raise InstanceGone(parsed, InstanceStatus.LOST)
     raise InstanceGone(parsed, instance.status, instance.closed_at)
 
@@ -70,6 +73,7 @@ def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_
         runtime.remove(instance_id)
         raise
     logger.info("Created %s as %s", env_id, instance_id)
+    broadcast.instance_created(instance)
     return instance
 
 
@@ -78,6 +82,8 @@ def env_reset(*, instance_id, seed=None, options=None):
     live = live_get(instance_id)
     with live.lock:
         steps, total = live.episode_steps, live.episode_return
+        if live.episode_number and not live.episode_over:
+            broadcast.episode_finished(live)  # interrupted by this reset
         observation, info = live.reset(seed=seed, options=options)
         recording.episode_started(live, interrupted_steps=steps, interrupted_return=total)
         return {"observation": encode_value(observation), "info": encode_value(info)}
@@ -90,6 +96,8 @@ def env_step(*, instance_id, action):
         decoded = action_decode(live, action)
         observation, reward, terminated, truncated, info = live.step(decoded)
         recording.episode_stepped(live)
+        if terminated or truncated:
+            broadcast.episode_finished(live)
     return {
         "observation": encode_value(observation),
         "reward": encode_float(reward),
@@ -125,6 +133,7 @@ def env_close(*, instance_id):
             )
         runtime.remove(live.instance_id)
     logger.info("Closed %s", live.instance_id)
+    broadcast.instance_ended(live.instance_id, InstanceStatus.CLOSED)
 
 
 def space_of(live, which):

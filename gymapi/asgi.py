@@ -19,11 +19,12 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 # thread hop under ASGI. Only paths under STATIC_URL are intercepted.
 http_app = ASGIStaticFilesHandler(django_asgi_app)
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from django.db import DatabaseError  # noqa: E402
 
 from envs.services import instances_mark_lost  # noqa: E402
+from monitor.routing import websocket_urlpatterns  # noqa: E402
 
 logger = logging.getLogger("gymapi")
 
@@ -47,4 +48,6 @@ def _mark_lost_at_startup():
 
 _mark_lost_at_startup()
 
-application = ProtocolTypeRouter({"http": http_app})
+# Watching is read-only and carries nothing a client could not read over
+# HTTP, so WebSockets take the same (open) access as /v1.
+application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})

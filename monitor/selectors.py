@@ -1,0 +1,32 @@
+"""Reads for the monitor: what watchers are shown when they arrive."""
+
+from envs.models import EnvInstance
+from envs.runtime import runtime
+from envs.spaces import encode_float
+
+
+def instance_overview():
+    """Every active instance live in this process, oldest first, with its current episode."""
+    overview = []
+    for instance in EnvInstance.objects.active().order_by("created_at"):
+        live = runtime.get(instance.id)
+        if live is None or live.closed:
+            continue
+        with live.lock:
+            episode = {
+                "episode": live.episode_number,
+                "step": live.episode_steps,
+                "return": encode_float(live.episode_return),
+                "terminated": live.terminated,
+                "truncated": live.truncated,
+            }
+        overview.append(
+            {
+                "instance_id": str(instance.id),
+                "env_id": instance.env_id,
+                "render_mode": instance.render_mode,
+                "created": instance.created_at.isoformat(),
+                **episode,
+            }
+        )
+    return overview

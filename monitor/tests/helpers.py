@@ -1,0 +1,27 @@
+"""Small helpers for the monitor's tests: services called from async tests, frames decoded."""
+
+import io
+
+from channels.db import database_sync_to_async
+from PIL import Image
+
+from envs import services
+
+create = database_sync_to_async(services.env_create)
+reset = database_sync_to_async(services.env_reset)
+step = database_sync_to_async(services.env_step)
+close = database_sync_to_async(services.env_close)
+
+
+async def new_instance(env_id="CartPole-v1", render_mode="rgb_array", *, reset_seed=1):
+    """Create an instance and, unless ``reset_seed`` is False, reset it; returns its id (str)."""
+    instance = await create(env_id=env_id, render_mode=render_mode)
+    if reset_seed is not False:
+        await reset(instance_id=instance.id, seed=reset_seed)
+    return str(instance.id)
+
+
+def image_of(data, expected_format):
+    image = Image.open(io.BytesIO(data))
+    assert image.format == expected_format
+    return image
