@@ -2,7 +2,10 @@
 
 import json
 import os
+import urllib.error
+import urllib.request
 import uuid
+from pathlib import Path
 
 import pytest
 import pytest_asyncio
@@ -102,3 +105,108 @@ async def watch(channel_layer):
     yield open_watcher
     for watcher in opened:
         await watcher.disconnect()
+
+
+# --- browsers ---------------------------------------------------------------
+
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = Path(os.getenv("GYMAPI_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "test-artifacts"))
+# As a root process in a container, with no network beyond loopback: no sandbox,
+# and none of the background traffic that would fail at every start.
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    if not os.path.exists(CHROMIUM):
+        message = f"{CHROMIUM} is missing (apt-get install chromium)"
+        if IN_CI:
+            pytest.fail(f"{message}, and CI needs it.")
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page; a JavaScript error on it fails the test."""
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield page
+    context.close()
+    assert errors == []
+
+
+def save_screenshot(page, name):
+    """Save a full-page screenshot under test-artifacts/ (or $GYMAPI_TEST_ARTIFACTS) and print where."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    print(f"screenshot: {path}")
+    return path
+
+
+class Api:
+    """A plain HTTP client of the test server, stepping instances while a browser watches."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+
+    def call(self, method, path, body=None):
+        data = None if body is None else json.dumps(body).encode()
+        headers = {"Content-Type": "application/json"} if body is not None else {}
+        request = urllib.request.Request(self.base_url + path, data=data, method=method, headers=headers)
+        with urllib.request.urlopen(request, timeout=30) as response:
+            text = response.read()
+            return json.loads(text) if text else None
+
+    def create(self, env_id="CartPole-v1", **fields):
+        return self.call("POST", "/v1/envs/", {"env_id": env_id, **fields})["instance_id"]
+
+    def reset(self, instance_id, **fields):
+        return self.call("POST", f"/v1/envs/{instance_id}/reset/", fields)
+
+    def step(self, instance_id, action):
+        return self.call("POST", f"/v1/envs/{instance_id}/step/", {"action": action})
+
+    def close(self, instance_id):
+        self.call("DELETE", f"/v1/envs/{instance_id}/")
+
+    def run_episode(self, instance_id, policy, seed=None):
+        """Reset and step with ``policy(observation)`` until the episode ends; returns its length."""
+        observation = self.reset(instance_id, **({} if seed is None else {"seed": seed}))["observation"]
+        steps = 0
+        while True:
+            body = self.step(instance_id, policy(observation))
+            observation, steps = body["observation"], steps + 1
+            if body["done"]:
+                return steps
+
+
+@pytest.fixture
+def server_api(server):
+    """An Api on the test server; the instances a test leaves active are closed after it."""
+    api = Api(server.url)
+    before = set(api.call("GET", "/v1/envs/"))
+    yield api
+    for instance_id in set(api.call("GET", "/v1/envs/")) - before:
+        try:
+            api.close(instance_id)
+        except urllib.error.HTTPError:
+            pass

@@ -1,0 +1,86 @@
+// The instance page: a large live view of one instance and the chart of its
+// recorded episodes, which grows as episodes finish.
+
+(function () {
+  const root = document.getElementById("instance");
+  const instanceId = root.dataset.instanceId;
+  const client = new GymClient();
+  const canvas = document.getElementById("chart");
+  const caption = document.getElementById("chart-caption");
+  const status = document.getElementById("status");
+  let episodes = [];
+
+  function outcomeOf(event) {
+    return event.terminated ? "terminated" : event.truncated ? "truncated" : "interrupted";
+  }
+
+  function summary() {
+    const finished = episodes.filter((e) => e.outcome !== "running" && typeof e.return === "number");
+    if (!finished.length) return "";
+    const returns = finished.map((e) => e.return);
+    const meanLength = finished.reduce((sum, e) => sum + e.steps, 0) / finished.length;
+    const lastOne = finished[finished.length - 1];
+    return (
+      `${finished.length} finished episode${finished.length === 1 ? "" : "s"} · ` +
+      `last return ${formatNumber(lastOne.return)} · best ${formatNumber(Math.max(...returns))} · ` +
+      `mean length ${formatNumber(meanLength)} steps`
+    );
+  }
+
+  function redraw() {
+    drawEpisodeChart(canvas, episodes);
+    caption.textContent = summary();
+  }
+
+  function episodeFinished(event) {
+    const row = { number: event.episode, steps: event.steps, return: event.return, outcome: outcomeOf(event) };
+    const index = episodes.findIndex((e) => e.number === row.number);
+    if (index >= 0) episodes[index] = row;
+    else episodes.push(row);
+    episodes.sort((a, b) => a.number - b.number);
+    redraw();
+  }
+
+  function setStatus(value) {
+    status.textContent = value;
+    status.className = `badge status-${value}`;
+  }
+
+  async function start() {
+    try {
+      episodes = (await client.episodes(instanceId)).episodes;
+    } catch (error) {
+      caption.textContent = `Could not load the episodes: ${error.message}`;
+    }
+    redraw();
+    const container = document.getElementById("view");
+    const stats = {};
+    for (const name of ["episode", "step", "reward", "return"]) stats[name] = document.getElementById(`stat-${name}`);
+    if (root.dataset.status !== "active") {
+      // Nothing live: the counters of its last recorded episode, and the chart.
+      const lastOne = episodes[episodes.length - 1];
+      if (lastOne) {
+        stats.episode.textContent = formatNumber(lastOne.number);
+        stats.step.textContent = formatNumber(lastOne.steps);
+        stats.return.textContent = formatNumber(lastOne.return);
+      }
+      const note = document.createElement("div");
+      note.className = "placeholder";
+      note.textContent = `This instance is ${root.dataset.status}: nothing live to show. Its recorded episodes are charted below.`;
+      container.classList.add("idle");
+      container.append(note);
+      return;
+    }
+    new LiveView(client, instanceId, {
+      container,
+      stats,
+      onEvent: (event) => {
+        if (event.type === "episode_finished") episodeFinished(event);
+      },
+      onEnd: (event) => setStatus(event.type),
+    }).start();
+  }
+
+  window.addEventListener("resize", redraw);
+  start();
+})();
