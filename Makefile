@@ -9,7 +9,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres migrate install clean
+.PHONY: run test test-sqlite test-postgres migrate install clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +27,11 @@ migrate: $(STAMP)
 run: migrate
 	$(BIN)/python manage.py runserver $(HOST):$(PORT)
 
-test: test-sqlite test-postgres
+test: chromium test-sqlite test-postgres
+
+# Debian's chromium for the browser tests (installed through apt when missing).
+chromium:
+	@sh scripts/ensure_chromium.sh
 
 test-sqlite: $(STAMP)
 	$(BIN)/python -m pytest

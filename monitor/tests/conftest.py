@@ -124,9 +124,14 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Debian's chromium driven by Playwright (never a downloaded browser)."""
+    """Debian's chromium driven by Playwright (never a downloaded browser).
+
+    One per test module: Playwright's synchronous API keeps an event loop
+    running on this thread while it is open, which the async tests of other
+    modules could not start beside.
+    """
     if not os.path.exists(CHROMIUM):
         message = f"{CHROMIUM} is missing (apt-get install chromium)"
         if IN_CI:
