@@ -52,6 +52,8 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
 class InstanceConsumer(WatcherConsumer):
     """ws/envs/<id>/: one instance's frames and events."""
 
+    ended = False
+
     async def connect(self):
         await self.accept()
         try:
@@ -64,6 +66,11 @@ class InstanceConsumer(WatcherConsumer):
             {"type": "instance", "instance_id": live.instance_id, "env_id": live.env_id, "render_mode": live.render_mode}
         )
         started_publisher = await self.join(instance_group(live.instance_id), instance_id=live.instance_id)
+        if live.closed:
+            # Closed while this watcher was joining, maybe before anyone was
+            # counted to tell: say so now (a duplicate "closed" is ignored).
+            await self.instance_closed({"event": {"type": "closed", "instance_id": live.instance_id}})
+            return
         if not started_publisher:
             # The publisher sends only what changes from now on; this watcher
             # needs the current picture. (A new publisher starts with it.)
@@ -77,11 +84,15 @@ class InstanceConsumer(WatcherConsumer):
             await self.send(bytes_data=image)
 
     async def instance_frame(self, message):
-        await self.send_frame(message["event"], message["image"])
+        if not self.ended:  # a frame published just before the close may arrive after it
+            await self.send_frame(message["event"], message["image"])
 
     episode_finished = WatcherConsumer.forward
 
     async def instance_closed(self, message):
+        if self.ended:
+            return
+        self.ended = True
         await self.send_json(message["event"])
         await self.close(code=1000)  # a normal end: what was watched is over
 
