@@ -10,14 +10,23 @@ REST views, WebSocket consumers and the Python client follow the same rules:
   ``"NaN"`` so that every body is strict JSON.
 - An action is decoded into the action space's own types, dtype and shape,
   and must pass ``space.contains`` before an environment ever sees it.
+- A space class the codec does not know (minigrid's ``MissionSpace``) is
+  described by its name with ``"known": false``; its values go through as
+  JSON, for the space's own ``contains`` to accept or refuse.
 """
 
 import math
+import reprlib
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.vector.utils import batch_space
 
 NON_FINITE = {"Infinity": math.inf, "-Infinity": -math.inf, "NaN": math.nan}
+
+# numpy arrays have at most 64 dimensions; JSON nested deeper than that can be
+# no array, and walking it would only risk Python's recursion limit.
+MAX_DEPTH = 64
 
 
 # --- values to JSON ---------------------------------------------------------
@@ -38,9 +47,10 @@ def _encode_array(array):
         return _replace_non_finite(array.tolist())
     if array.dtype.kind in "biuf":
         return array.tolist()
-    if array.dtype.kind == "c":
-        raise TypeError("complex arrays have no JSON form")
-    return [encode_value(item) for item in array.tolist()]
+    # Strings, objects, complex numbers...: item by item, like any other value.
+    # tolist() gives a bare item for a 0-d array, so "abc" stays "abc", not
+    # ["a", "b", "c"].
+    return encode_value(array.tolist())
 
 
 def _replace_non_finite(items):
@@ -67,14 +77,15 @@ def encode_value(value):
         return encode_value(value.item())
     if isinstance(value, dict):
         return {str(key): encode_value(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [encode_value(item) for item in value]
+    # Before tuples: a GraphInstance is a NamedTuple, and the decoder reads it by name.
     if isinstance(value, spaces.GraphInstance):
         return {
             "nodes": encode_value(value.nodes),
             "edges": encode_value(value.edges),
             "edge_links": encode_value(value.edge_links),
         }
+    if isinstance(value, (list, tuple)):
+        return [encode_value(item) for item in value]
     if isinstance(value, bytes):
         return value.decode("latin-1")
     # Info dicts may carry arbitrary objects; a readable string beats a crash.
@@ -169,10 +180,13 @@ def _describe_one_of(space):
 
 def _describe_unknown(space):
     description = {"name": type(space).__name__, "known": False}
-    if space.shape is not None:
-        description["shape"] = list(space.shape)
-    if space.dtype is not None:
-        description["dtype"] = str(space.dtype)
+    # getattr: a subclass that skipped Space.__init__ has no _shape behind its
+    # shape property, and describing must never fail.
+    shape, dtype = getattr(space, "shape", None), getattr(space, "dtype", None)
+    if shape is not None:
+        description["shape"] = [int(size) for size in shape]
+    if dtype is not None:
+        description["dtype"] = str(dtype)
     return description
 
 
@@ -221,7 +235,8 @@ def build_space(description):
     if name == "Tuple":
         return spaces.Tuple([build_space(sub) for sub in description["spaces"]])
     if name == "Dict":
-        return spaces.Dict({key: build_space(description["spaces"][key]) for key in description["keys"]})
+        # Pairs, not a dict: Dict sorts a plain dict's keys, losing the described order.
+        return spaces.Dict([(key, build_space(description["spaces"][key])) for key in description["keys"]])
     if name == "Sequence":
         return spaces.Sequence(build_space(description["feature_space"]), stack=description["stack"])
     if name == "Graph":
@@ -265,13 +280,11 @@ def decode_value(space, data, path="action"):
     shape, numpy integers for ``Discrete``, tuples for ``Tuple``...) and is
     checked with ``space.contains``.
     """
-    decode = None
+    decode = _decode_unknown
     for cls, candidate in _DECODERS.items():
         if isinstance(space, cls):
             decode = candidate
             break
-    if decode is None:
-        raise DecodeError(path, f"values of a {type(space).__name__} space cannot be sent over JSON")
     value = decode(space, data, path)
     try:
         member = space.contains(value)
@@ -282,8 +295,17 @@ def decode_value(space, data, path="action"):
     return value
 
 
+_REPR = reprlib.Repr()  # Python 3.11's Repr takes no keyword arguments
+_REPR.maxlevel, _REPR.maxlist, _REPR.maxdict, _REPR.maxstring, _REPR.maxlong = 3, 8, 8, 60, 40
+
+
 def _short(data):
-    text = repr(data)
+    # reprlib, not repr: a client's list nested a thousand deep must give a
+    # message, not a RecursionError.
+    try:
+        text = _REPR.repr(data)
+    except Exception:
+        text = f"a {type(data).__name__}"
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -304,10 +326,14 @@ def _to_int(data, path):
 def _numeric_array(data, dtype, path):
     """Nested JSON lists to a numpy array of ``dtype``, refusing anything odd."""
     dtype = np.dtype(dtype)
+    largest = float(np.finfo(dtype).max) if dtype.kind == "f" else None
 
-    def clean(item, where):
+    def clean(item, where, depth):
         if isinstance(item, list):
-            return [clean(sub, f"{where}[{index}]") for index, sub in enumerate(item)]
+            if depth >= MAX_DEPTH:
+                # Named at the top: a path of 64 "[0]"s would tell the client nothing.
+                raise DecodeError(path, f"expected an array of {dtype}, got lists nested deeper than {MAX_DEPTH}")
+            return [clean(sub, f"{where}[{index}]", depth + 1) for index, sub in enumerate(item)]
         if isinstance(item, bool):
             if dtype.kind == "b":
                 return item
@@ -318,10 +344,16 @@ def _numeric_array(data, dtype, path):
             return NON_FINITE[item]
         if not _is_number(item):
             raise DecodeError(where, f"expected a number, got {_short(item)}")
+        if largest is not None and (isinstance(item, int) or math.isfinite(item)) and abs(item) > largest:
+            # numpy would quietly store it as an infinity the client never sent.
+            raise DecodeError(where, f"{_short(item)} is out of the range of {dtype}")
         return item
 
+    # Cleaned outside the try: DecodeError is a ValueError, and clean()'s own
+    # errors already name the exact element.
+    cleaned = clean(data, path, 0)
     try:
-        return np.array(clean(data, path), dtype=dtype)
+        return np.array(cleaned, dtype=dtype)
     except (ValueError, OverflowError, TypeError) as error:
         raise DecodeError(path, f"cannot be read as an array of {dtype}: {error}") from None
 
@@ -351,7 +383,7 @@ def _decode_discrete(space, data, path):
 def _in_dtype_range(value, dtype, path):
     info = np.iinfo(dtype)
     if not info.min <= value <= info.max:
-        raise DecodeError(path, f"{value} is out of the range of {dtype}")
+        raise DecodeError(path, f"{_short(value)} is out of the range of {dtype}")
     return value
 
 
@@ -372,7 +404,7 @@ def _decode_text(space, data, path):
 
 def _decode_tuple(space, data, path):
     if not isinstance(data, list) or len(data) != len(space.spaces):
-        raise DecodeError(path, f"expected a list of {len(space.spaces)} values")
+        raise DecodeError(path, f"expected a list of {len(space.spaces)} values, got {_short(data)}")
     return tuple(decode_value(sub, item, f"{path}[{i}]") for i, (sub, item) in enumerate(zip(space.spaces, data)))
 
 
@@ -388,32 +420,63 @@ def _decode_dict(space, data, path):
 
 
 def _decode_sequence(space, data, path):
-    if not isinstance(data, list):
-        raise DecodeError(path, "expected a list")
-    items = tuple(decode_value(space.feature_space, item, f"{path}[{i}]") for i, item in enumerate(data))
     if space.stack:
-        from gymnasium.vector.utils import concatenate, create_empty_array
-
-        out = create_empty_array(space.feature_space, n=len(items))
-        return concatenate(space.feature_space, items, out)
-    return items
+        # Stacked items come in gymnasium's batch layout: one array for a Box
+        # feature, but an object of arrays for a Dict feature.
+        return _decode_batch(space.feature_space, data, path)
+    if not isinstance(data, list):
+        raise DecodeError(path, f"expected a list of values of {summarize_space(space.feature_space)}, got {_short(data)}")
+    return tuple(decode_value(space.feature_space, item, f"{path}[{i}]") for i, item in enumerate(data))
 
 
 def _decode_graph(space, data, path):
-    if not isinstance(data, dict) or not {"nodes", "edge_links"} <= set(data):
-        raise DecodeError(path, "expected an object with nodes, edges and edge_links")
-    nodes = _numeric_array(data["nodes"], space.node_space.dtype, f"{path}.nodes")
+    if not isinstance(data, dict) or "nodes" not in data:
+        raise DecodeError(path, f"expected an object with nodes, edges and edge_links, got {_short(data)}")
+    nodes = _decode_batch(space.node_space, data["nodes"], f"{path}.nodes")
+    edges, links = data.get("edges"), data.get("edge_links")
+    if edges is None and links is None:
+        # A graph with no edges (always so without an edge space) has neither.
+        return spaces.GraphInstance(nodes, None, None)
     if space.edge_space is None:
-        edges = None
-    else:
-        edges = _numeric_array(data.get("edges"), space.edge_space.dtype, f"{path}.edges")
-    links = _numeric_array(data["edge_links"], np.dtype(np.int64), f"{path}.edge_links")
+        raise DecodeError(f"{path}.edges", "expected null: this graph space has no edge space")
+    edges = _decode_batch(space.edge_space, edges, f"{path}.edges")
+    links = _numeric_array(links, np.int64, f"{path}.edge_links")
+    if links.size == 0:
+        links = links.reshape(0, 2)  # [] reads as shape (0,), an empty edge list is (0, 2)
     return spaces.GraphInstance(nodes, edges, links)
+
+
+def _decode_batch(space, data, path):
+    """``data`` as a batch of members of ``space``, laid out as gymnasium's
+    ``batch_space`` lays it out (Graph nodes and edges, stacked sequences)."""
+    return decode_value(batch_space(space, _batch_length(space, data, path)), data, path)
+
+
+def _batch_length(space, data, path):
+    if isinstance(space, spaces.Dict) and len(space.spaces):
+        if not isinstance(data, dict) or set(data) != {str(key) for key in space.spaces}:
+            raise DecodeError(path, f"expected an object with keys {[str(key) for key in space.spaces]}, got {_short(data)}")
+        key = next(iter(space.spaces))
+        return _batch_length(space.spaces[key], data[str(key)], f"{path}.{key}")
+    if isinstance(space, spaces.Tuple) and len(space.spaces):
+        if not isinstance(data, list) or len(data) != len(space.spaces):
+            raise DecodeError(path, f"expected a list of {len(space.spaces)} batches, got {_short(data)}")
+        return _batch_length(space.spaces[0], data[0], f"{path}[0]")
+    # Arrays batch along their first axis; other spaces batch as a list of members.
+    if not isinstance(data, list):
+        raise DecodeError(path, f"expected a list of values of {summarize_space(space)}, got {_short(data)}")
+    return len(data)
+
+
+def _decode_unknown(space, data, path):
+    # A space class this codec does not know (minigrid's MissionSpace): the
+    # JSON value as it is, which the space's own contains() accepts or refuses.
+    return data
 
 
 def _decode_one_of(space, data, path):
     if not isinstance(data, list) or len(data) != 2:
-        raise DecodeError(path, "expected [index, value]")
+        raise DecodeError(path, f"expected [index, value] with an index below {len(space.spaces)}, got {_short(data)}")
     index = _to_int(data[0], f"{path}[0]")
     if not 0 <= index < len(space.spaces):
         raise DecodeError(f"{path}[0]", f"expected an index below {len(space.spaces)}")
