@@ -22,4 +22,4 @@ RUN mkdir -p /data
 VOLUME /data
 EXPOSE 5000
 
-CMD ["sh", "-c", "python manage.py migrate --noinput && exec daphne -b 0.0.0.0 -p 5000 gymapi.asgi:application"]
+CMD ["sh", "-c", "python manage.py migrate --noinput && exec python -m gymapi.serve --host 0.0.0.0 --port 5000"]

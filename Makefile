@@ -9,13 +9,13 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres migrate install clean chromium
+.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): requirements.txt requirements-dev.txt | $(BIN)/python
+$(STAMP): requirements.txt requirements-dev.txt bench/requirements.txt | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -24,10 +24,11 @@ install: $(STAMP)
 migrate: $(STAMP)
 	$(BIN)/python manage.py migrate --noinput
 
+# The production server (gymapi/serve.py): uvicorn, HTTP and WebSocket in one process.
 run: migrate
-	$(BIN)/python manage.py runserver $(HOST):$(PORT)
+	$(BIN)/python -m gymapi.serve --host $(HOST) --port $(PORT)
 
-test: chromium test-sqlite test-postgres
+test: chromium wrk test-sqlite test-postgres
 
 # Debian's chromium for the browser tests (installed through apt when missing).
 chromium:
@@ -46,6 +47,15 @@ test-postgres: $(STAMP)
 	else \
 		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable: skipping the PostgreSQL run."; \
 	fi
+
+# The benchmark table (bench/run.py): gymapi against a FastAPI peer, side by
+# side (its requirements come with requirements-dev.txt: the suite runs it in
+# quick mode). BENCH_QUICK=1 for a smoke run of a few seconds.
+wrk:
+	@sh scripts/ensure_wrk.sh
+
+bench: $(STAMP) wrk
+	$(BIN)/python -m bench.run
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles

@@ -43,7 +43,7 @@ def make_instance(api, db):
 
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    """A real daphne process serving gymapi (HTTP and WebSocket) with its own SQLite
+    """A real server process (gymapi/serve.py) serving HTTP and WebSocket with its own SQLite
     database; ``server.url`` is its base URL, ``server.database`` the database file."""
     from gymapi.testing.server import ServerProcess
 

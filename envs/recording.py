@@ -38,8 +38,11 @@ def episode_started(live, *, interrupted_steps, interrupted_return):
     """A reset began a new episode: end the one it interrupted, open a row for the new one.
 
     The reset has already zeroed the live counters, so the caller passes the
-    interrupted episode's last counts.
+    interrupted episode's last counts. With ``GYMAPI_RECORD`` off nothing is
+    written, and so the episode's steps are not written either.
     """
+    if not settings.GYMAPI_RECORD:
+        return
     previous = getattr(live, "record", None)
     if previous is not None and not previous.finished:
         Episode.objects.filter(pk=previous.episode_id).update(

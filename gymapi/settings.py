@@ -95,7 +95,13 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Several threads write episode records; wait for the lock rather than fail.
-    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
+    # WAL lets readers go on during a write, and synchronous=NORMAL commits
+    # without an fsync each (a commit can be lost on power loss, never by a
+    # crash of the server): an episode's end costs microseconds, not a disk
+    # flush (README, Performance).
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, init_command="PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -126,7 +132,7 @@ STATIC_ROOT = BASE_DIR / "staticfiles"
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
-        "rest_framework.renderers.JSONRenderer",
+        "envs.renderers.ORJSONRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
     # JSON only: an action sent as a form field would arrive as a string.
@@ -155,6 +161,9 @@ SPECTACULAR_SETTINGS = {
 # How often, at most, a running episode's step count and return are written
 # to the database while it is still going (it is always written at its end).
 GYMAPI_FLUSH_SECONDS = envfloat("GYMAPI_FLUSH_SECONDS", "5")
+# Episode records on (the default) or off: off, instances are still recorded
+# but their episodes are not (the benchmark's "recording off" row).
+GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
 
 # Watching: at most this many frames a second per watched instance, on the
 # WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.

@@ -1,7 +1,8 @@
 """A real server process for tests that speak HTTP or WebSocket over a socket.
 
-pytest-django's live_server is WSGI-only; these tests need the ASGI app
-(daphne) with its WebSockets, and a database of their own.
+pytest-django's live_server is WSGI-only; these tests need the ASGI app with
+its WebSockets, served as in production (gymapi/serve.py), and a database of
+their own.
 """
 
 import os
@@ -22,7 +23,7 @@ def free_port():
 
 
 class ServerProcess:
-    """daphne serving gymapi on a free loopback port, with a fresh SQLite database."""
+    """The production server on a free loopback port, with a fresh SQLite database."""
 
     def __init__(self, tmp_dir, **env):
         self.port = free_port()
@@ -42,7 +43,7 @@ class ServerProcess:
         )
         self.log = open(self.database.with_suffix(".log"), "wb")
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(self.port), "gymapi.asgi:application"],
+            [sys.executable, "-m", "gymapi.serve", "--host", "127.0.0.1", "--port", str(self.port)],
             cwd=BASE_DIR,
             env=self.env,
             stdout=self.log,

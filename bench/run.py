@@ -1,0 +1,495 @@
+"""`make bench`: gymapi against a FastAPI peer, measured side by side in one run.
+
+Each server is started by itself on a free loopback port, measured, and
+stopped by its PID; the servers take turns (ours, the reference, ours with
+recording off, then a fresh ours and reference for the memory row) for ROUNDS
+rounds, and the table gives each row's median and the ratio ours/reference. Machines are noisy: quote ratios from one
+run, never numbers from different runs.
+
+    python -m bench.run                      # the table (about 4 minutes)
+    BENCH_QUICK=1 python -m bench.run        # a smoke test: tiny durations, one round
+    python -m bench.run --servers daphne,uvicorn,granian,hypercorn
+                                             # ours under each ASGI server (REST rows)
+
+Rows whose server side does not exist yet are probed and print
+"n/a (not built yet)"; their measuring functions (ws_step_rate,
+vector_step_rate, pong_step_rate) are written against the protocol in issue 5.
+"""
+
+import argparse
+import http.client
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+QUICK = os.getenv("BENCH_QUICK", "0") not in ("", "0")
+ROUNDS = int(os.getenv("BENCH_ROUNDS", "1" if QUICK else "3"))
+SECONDS = float(os.getenv("BENCH_SECONDS", "0.5" if QUICK else "4"))  # each timed loop
+IDLE_INSTANCES = int(os.getenv("BENCH_IDLE_INSTANCES", "10" if QUICK else "1000"))
+WRK_CONNECTIONS = 8
+NOT_BUILT = "n/a (not built yet)"
+HOST = "127.0.0.1"
+
+
+# --- the servers -------------------------------------------------------------------------------
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def ours_command(server, port):
+    """How ours is started: ``production`` is exactly what `make run` and the Dockerfile run."""
+    py, app = sys.executable, "gymapi.asgi:application"
+    return {
+        "production": [py, "-m", "gymapi.serve", "--host", HOST, "--port", str(port)],
+        "daphne": [py, "-m", "daphne", "-b", HOST, "-p", str(port), app],
+        "uvicorn": [py, "-m", "uvicorn", app, "--host", HOST, "--port", str(port), "--loop", "uvloop",
+                    "--http", "httptools", "--lifespan", "off", "--no-access-log"],
+        "granian": [py, "-m", "granian", "--interface", "asginl", "--host", HOST, "--port", str(port),
+                    "--loop", "uvloop", "--log-level", "warning", app],
+        "hypercorn": [py, "-m", "hypercorn", "-b", f"{HOST}:{port}", "-k", "uvloop", app],
+    }[server]
+
+
+def reference_command(port):
+    # As its users run it: uvicorn's default options (which pick uvloop and
+    # httptools by themselves when they are installed).
+    return [sys.executable, "-m", "uvicorn", "bench.reference_fastapi:app", "--host", HOST, "--port", str(port)]
+
+
+class Server:
+    """One server process on a free loopback port, stopped by its PID."""
+
+    def __init__(self, name, command_for_port, env=None):
+        self.name = name
+        self.port = free_port()
+        self.command = command_for_port(self.port)
+        self.env = {**os.environ, **(env or {})}
+        self.process = None
+
+    def __enter__(self):
+        self.log = tempfile.TemporaryFile()
+        self.process = subprocess.Popen(self.command, cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                self.log.seek(0)
+                raise RuntimeError(f"{self.name} exited with {self.process.returncode}:\n{self.log.read().decode()[-3000:]}")
+            try:
+                status, _ = request(self.connect(), "GET", "/v1/envs/")
+                if status < 500:
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        raise RuntimeError(f"{self.name} did not answer within 90 s")
+
+    def __exit__(self, *exc):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        self.log.close()
+
+    def connect(self):
+        return http.client.HTTPConnection(HOST, self.port, timeout=30)
+
+    def rss_bytes(self):
+        with open(f"/proc/{self.process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+        raise RuntimeError("no VmRSS")
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def request(conn, method, path, body=None, headers=JSON_HEADERS):
+    """One request on a keep-alive connection: (status, raw body)."""
+    conn.request(method, path, body=None if body is None else json.dumps(body), headers=headers)
+    response = conn.getresponse()
+    return response.status, response.read()
+
+
+def create(conn, env_id="CartPole-v1", **fields):
+    status, body = request(conn, "POST", "/v1/envs/", {"env_id": env_id, **fields})
+    if status != 201 and status != 200:
+        raise RuntimeError(f"create {env_id}: {status} {body[:300]!r}")
+    instance_id = json.loads(body)["instance_id"]
+    status, body = request(conn, "POST", f"/v1/envs/{instance_id}/reset/", {})
+    if status != 200:
+        raise RuntimeError(f"reset {env_id}: {status} {body[:300]!r}")
+    return instance_id
+
+
+# --- the measurements --------------------------------------------------------------------------
+
+
+def inprocess_rate(seconds):
+    """The ceiling: gym.make's CartPole stepped in this process, no server at all."""
+    import gymnasium as gym
+
+    env = gym.make("CartPole-v1")
+    env.reset(seed=0)
+    steps, action = 0, 0
+    deadline = time.perf_counter() + seconds
+    start = time.perf_counter()
+    while True:
+        for _ in range(1000):
+            action ^= 1
+            _, _, terminated, truncated, _ = env.step(action)
+            if terminated or truncated:
+                env.reset()
+        steps += 1000
+        if time.perf_counter() >= deadline:
+            break
+    return steps / (time.perf_counter() - start)
+
+
+def rest_step_rate(server, seconds, env_id="CartPole-v1", headers=JSON_HEADERS):
+    """One keep-alive stdlib client stepping one instance, resetting on termination.
+
+    Returns (steps/s, mean step body bytes)."""
+    conn = server.connect()
+    instance_id = create(conn, env_id)
+    step_path, reset_path = f"/v1/envs/{instance_id}/step/", f"/v1/envs/{instance_id}/reset/"
+    steps, size, action = 0, 0, 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        action ^= 1
+        conn.request("POST", step_path, body=b'{"action":%d}' % action, headers=headers)
+        response = conn.getresponse()
+        body = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"step: {response.status} {body[:300]!r}")
+        steps += 1
+        size += len(body)
+        if b'"terminated":true' in body or b'"truncated":true' in body:
+            request(conn, "POST", reset_path, {})
+    rate = steps / (time.perf_counter() - start)
+    conn.close()
+    return rate, size / max(steps, 1)
+
+
+def wrk_step_rate(server, seconds):
+    """Debian's wrk, 8 connections on 8 CartPole instances (bench/wrk_step.lua)."""
+    conn = server.connect()
+    ids = [create(conn) for _ in range(WRK_CONNECTIONS)]
+    conn.close()
+    duration = max(1, round(seconds))
+    result = subprocess.run(
+        ["wrk", f"-t{WRK_CONNECTIONS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--timeout", "10s",
+         "-s", str(BASE_DIR / "bench" / "wrk_step.lua"), f"http://{HOST}:{server.port}"],
+        env={**os.environ, "WRK_INSTANCES": ",".join(ids)},
+        capture_output=True, text=True, check=True,
+    )
+    match = re.search(r"STEPS (\d+) RESETS (\d+) ERRORS (\d+)", result.stdout)
+    if match is None:
+        raise RuntimeError(f"wrk printed no counts:\n{result.stdout}\n{result.stderr}")
+    steps, _, errors = map(int, match.groups())
+    if errors:
+        raise RuntimeError(f"wrk saw {errors} non-200 answers from {server.name}")
+    return steps / duration
+
+
+def ws_step_rate(server, seconds):
+    """Hook for target 2: ours' ws/envs/{id}/step/, one `websockets` client,
+    {"op": "step", "action"} answered with the REST step body. None when the route is missing."""
+    from websockets.exceptions import InvalidHandshake, InvalidStatus
+    from websockets.sync.client import connect
+
+    conn = server.connect()
+    instance_id = create(conn)
+    conn.close()
+    try:
+        socket_ = connect(f"ws://{HOST}:{server.port}/ws/envs/{instance_id}/step/", open_timeout=10)
+    except (InvalidStatus, InvalidHandshake, OSError):
+        return None
+    with socket_:
+        steps, action = 0, 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while time.perf_counter() < deadline:
+            action ^= 1
+            socket_.send(json.dumps({"op": "step", "action": action}))
+            reply = json.loads(socket_.recv(timeout=10))
+            if "observation" not in reply:
+                raise RuntimeError(f"ws step: {reply}")
+            steps += 1
+            if reply.get("terminated") or reply.get("truncated"):
+                socket_.send(json.dumps({"op": "reset"}))
+                socket_.recv(timeout=10)
+        return steps / (time.perf_counter() - start)
+
+
+def vector_step_rate(server, seconds, num_envs=64):
+    """Hook for target 3: POST /v1/vector_envs/ with 64 CartPoles, one client, counted
+    in env-steps/s (autoreset: no resets by the client). None when the route is missing."""
+    conn = server.connect()
+    status, body = request(conn, "POST", "/v1/vector_envs/", {"env_id": "CartPole-v1", "num_envs": num_envs})
+    if status in (403, 404, 405):  # Django's CSRF 403 for an unknown POST route, or its 404
+        return None
+    if status not in (200, 201):
+        raise RuntimeError(f"vector create: {status} {body[:300]!r}")
+    created = json.loads(body)
+    vector_id = created.get("instance_id") or created.get("id")
+    base = f"/v1/vector_envs/{vector_id}/"
+    status, body = request(conn, "POST", base + "reset/", {})
+    if status != 200:
+        raise RuntimeError(f"vector reset: {status} {body[:300]!r}")
+    steps = 0
+    start = time.perf_counter()
+    deadline = start + seconds
+    while time.perf_counter() < deadline:
+        status, body = request(conn, "POST", base + "step/", {"action": [steps % 2] * num_envs})
+        if status != 200:
+            raise RuntimeError(f"vector step: {status} {body[:300]!r}")
+        steps += num_envs
+    return steps / (time.perf_counter() - start)
+
+
+MSGPACK = "application/msgpack"
+
+
+def pong_step_rate(server, seconds, binary=False):
+    """ALE/Pong-v5 steps/s and mean body bytes, JSON or (target 4) msgpack by content
+    negotiation. With ``binary``, None when the server does not answer msgpack."""
+    headers = dict(JSON_HEADERS)
+    if binary:
+        headers["Accept"] = MSGPACK
+        conn = server.connect()
+        instance_id = create(conn, "ALE/Pong-v5")
+        conn.request("POST", f"/v1/envs/{instance_id}/step/", body=b'{"action":0}', headers=headers)
+        response = conn.getresponse()
+        response.read()
+        conn.close()
+        if response.status != 200 or not (response.getheader("Content-Type") or "").startswith(MSGPACK):
+            return None
+    return rest_step_rate(server, seconds, env_id="ALE/Pong-v5", headers=headers)
+
+
+def idle_memory(server, count):
+    """RSS added by ``count`` created-and-reset CartPole instances, scaled to 1,000."""
+    conn = server.connect()
+    create(conn)  # imports and first-use caches are paid before the baseline
+    time.sleep(0.3)
+    before = server.rss_bytes()
+    for _ in range(count):
+        create(conn)
+    time.sleep(0.3)
+    after = server.rss_bytes()
+    conn.close()
+    return (after - before) / count * 1000 / 2**20
+
+
+def optional(measure, *args, **kwargs):
+    """A row whose server side is built by others: its number, None when the route is
+    missing, or FAILED (logged) when the route exists but the measurement broke."""
+    try:
+        return measure(*args, **kwargs)
+    except Exception as error:  # reported in the table, never turned into a number
+        log(f"{measure.__name__} failed: {type(error).__name__}: {error}")
+        return FAILED
+
+
+FAILED = "failed"
+
+
+# --- the table ---------------------------------------------------------------------------------
+
+
+def median(values):
+    numbers = [value for value in values if isinstance(value, (int, float))]
+    if numbers:
+        return statistics.median(numbers)
+    return FAILED_CELL if FAILED in values else None
+
+
+FAILED_CELL = "failed (see the log above)"
+
+
+def fmt(value, unit=""):
+    if value is None:
+        return NOT_BUILT
+    if isinstance(value, str):
+        return value
+    return f"{value:,.0f}{unit}" if value >= 100 else f"{value:,.1f}{unit}"
+
+
+def ratio(a, b):
+    if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def print_table(title, rows):
+    """rows: (name, ours, reference, ratio, note); widths fitted to the cells."""
+    header = ("Row", "ours", "reference", "ours/ref", "note")
+    cells = [header] + [tuple(str(cell) for cell in row) for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
+    print(f"\n{title}\n")
+    for index, row in enumerate(cells):
+        print("| " + " | ".join(cell.ljust(width) for cell, width in zip(row, widths)) + " |")
+        if index == 0:
+            print("|" + "|".join("-" * (width + 2) for width in widths) + "|")
+    sys.stdout.flush()
+
+
+def migrated_database(directory):
+    database = Path(directory) / "bench.sqlite3"
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
+    return {"DATABASE_URL": f"sqlite:///{database}", "DEBUG": "0", "LOG_LEVEL": "WARNING"}
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run_main(directory):
+    ours_env = migrated_database(directory)
+    results = {key: [] for key in (
+        "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "vec_ours",
+        "pong_ours", "pong_ref", "pong_bytes_ours", "pong_bytes_ref", "pong_bin", "pong_bin_bytes",
+        "rec_on", "rec_off", "wrk_rec_on", "wrk_rec_off", "mem_ours", "mem_ref",
+    )}
+    pong = os.getenv("BENCH_PONG", "1") != "0"
+    for round_number in range(1, ROUNDS + 1):
+        log(f"round {round_number}/{ROUNDS}: in-process")
+        results["inprocess"].append(inprocess_rate(SECONDS))
+
+        log(f"round {round_number}/{ROUNDS}: ours")
+        with Server("ours", lambda port: ours_command("production", port), ours_env) as server:
+            rate, _ = rest_step_rate(server, SECONDS)
+            results["one_ours"].append(rate)
+            results["rec_on"].append(rate)
+            rate = wrk_step_rate(server, SECONDS)
+            results["wrk_ours"].append(rate)
+            results["wrk_rec_on"].append(rate)
+            results["ws_ours"].append(optional(ws_step_rate, server, SECONDS))
+            results["vec_ours"].append(optional(vector_step_rate, server, SECONDS))
+            if pong:
+                rate, size = pong_step_rate(server, SECONDS)
+                results["pong_ours"].append(rate)
+                results["pong_bytes_ours"].append(size)
+                binary = optional(pong_step_rate, server, SECONDS, binary=True)
+                results["pong_bin"].append(binary if binary in (None, FAILED) else binary[0])
+                results["pong_bin_bytes"].append(binary if binary in (None, FAILED) else binary[1])
+
+        log(f"round {round_number}/{ROUNDS}: reference")
+        with Server("reference", reference_command) as server:
+            results["one_ref"].append(rest_step_rate(server, SECONDS)[0])
+            results["wrk_ref"].append(wrk_step_rate(server, SECONDS))
+            if pong:
+                rate, size = pong_step_rate(server, SECONDS)
+                results["pong_ref"].append(rate)
+                results["pong_bytes_ref"].append(size)
+
+        log(f"round {round_number}/{ROUNDS}: ours, GYMAPI_RECORD=0")
+        with Server("ours-norecord", lambda port: ours_command("production", port), {**ours_env, "GYMAPI_RECORD": "0"}) as server:
+            results["rec_off"].append(rest_step_rate(server, SECONDS)[0])
+            results["wrk_rec_off"].append(wrk_step_rate(server, SECONDS))
+
+        # Memory on fresh servers: after the rows above, freed memory would hide new allocations.
+        log(f"round {round_number}/{ROUNDS}: memory, ours then reference")
+        with Server("ours", lambda port: ours_command("production", port), ours_env) as server:
+            results["mem_ours"].append(idle_memory(server, IDLE_INSTANCES))
+        with Server("reference", reference_command) as server:
+            results["mem_ref"].append(idle_memory(server, IDLE_INSTANCES))
+
+    m = {key: median(values) for key, values in results.items()}
+    rows = [
+        ("In-process Gymnasium steps/s (ceiling)", fmt(m["inprocess"]), fmt(m["inprocess"]), "-",
+         "gym.make CartPole in the bench process, no server"),
+        ("REST step, 1 keep-alive client, steps/s", fmt(m["one_ours"]), fmt(m["one_ref"]),
+         ratio(m["one_ours"], m["one_ref"]), "stdlib http.client, both servers; target 1: >= 1.0x"),
+        (f"REST step, wrk {WRK_CONNECTIONS} conns / {WRK_CONNECTIONS} instances, steps/s", fmt(m["wrk_ours"]),
+         fmt(m["wrk_ref"]), ratio(m["wrk_ours"], m["wrk_ref"]),
+         "bench/wrk_step.lua, resets on termination; target 1: >= 1.0x"),
+        ("WebSocket step, 1 client, steps/s", fmt(m["ws_ours"]), fmt(m["one_ref"]), ratio(m["ws_ours"], m["one_ref"]),
+         "ref = its 1-client REST; target 2: >= 3x"),
+        ("Batched step, 64 CartPoles, env-steps/s", fmt(m["vec_ours"]), fmt(m["one_ref"]),
+         ratio(m["vec_ours"], m["one_ref"]), "POST /v1/vector_envs/; ref = its 1-client REST; target 3: >= 50x"),
+    ]
+    if pong:
+        rows += [
+            ("ALE/Pong-v5 step, JSON, steps/s", fmt(m["pong_ours"]), fmt(m["pong_ref"]),
+             ratio(m["pong_ours"], m["pong_ref"]), "1 client"),
+            ("ALE/Pong-v5 step, JSON, body bytes", fmt(m["pong_bytes_ours"]), fmt(m["pong_bytes_ref"]),
+             ratio(m["pong_bytes_ours"], m["pong_bytes_ref"]), ""),
+            ("ALE/Pong-v5 step, msgpack vs JSON, steps/s", fmt(m["pong_bin"]), fmt(m["pong_ours"]),
+             ratio(m["pong_bin"], m["pong_ours"]), "ours only: msgpack / ours JSON; target 4: >= 3x"),
+            ("ALE/Pong-v5 step, msgpack vs JSON, body bytes", fmt(m["pong_bin_bytes"]), fmt(m["pong_bytes_ours"]),
+             ratio(m["pong_bin_bytes"], m["pong_bytes_ours"]), "ours only: msgpack / ours JSON; target 4: <= 0.25x"),
+        ]
+    rows += [
+        ("Recording on vs off, 1 client, steps/s", fmt(m["rec_on"]), fmt(m["rec_off"]), ratio(m["rec_on"], m["rec_off"]),
+         "ours only: default / GYMAPI_RECORD=0; target 5: >= 0.90x"),
+        (f"Recording on vs off, wrk {WRK_CONNECTIONS} conns, steps/s", fmt(m["wrk_rec_on"]), fmt(m["wrk_rec_off"]),
+         ratio(m["wrk_rec_on"], m["wrk_rec_off"]), "ours only: default / GYMAPI_RECORD=0; target 5: >= 0.90x"),
+        ("Memory: RSS added by 1,000 idle CartPoles, MB", fmt(m["mem_ours"]), fmt(m["mem_ref"]),
+         ratio(m["mem_ours"], m["mem_ref"]),
+         f"created and reset; measured with {IDLE_INSTANCES}, scaled; target 6: <= 200 MB"),
+    ]
+    print_table(
+        f"gymapi vs FastAPI reference: medians of {ROUNDS} round(s), servers alternating "
+        f"(ours, reference, ours without recording), {SECONDS:g} s per timed row{', QUICK' if QUICK else ''}",
+        rows,
+    )
+
+
+def run_servers(directory, names):
+    """Ours under each candidate ASGI server, alternating with the reference: the REST rows."""
+    ours_env = migrated_database(directory)
+    one = {name: [] for name in names + ["reference"]}
+    many = {name: [] for name in names + ["reference"]}
+    for round_number in range(1, ROUNDS + 1):
+        for name in names + ["reference"]:
+            log(f"round {round_number}/{ROUNDS}: {name}")
+            if name == "reference":
+                server = Server(name, reference_command)
+            else:
+                server = Server(name, lambda port, name=name: ours_command(name, port), ours_env)
+            with server:
+                one[name].append(rest_step_rate(server, SECONDS)[0])
+                many[name].append(wrk_step_rate(server, SECONDS))
+    ref_one, ref_many = median(one["reference"]), median(many["reference"])
+    rows = []
+    for name in names:
+        rows.append((f"{name}: REST step, 1 client, steps/s", fmt(median(one[name])), fmt(ref_one),
+                     ratio(median(one[name]), ref_one), ""))
+        rows.append((f"{name}: REST step, wrk {WRK_CONNECTIONS} conns, steps/s", fmt(median(many[name])), fmt(ref_many),
+                     ratio(median(many[name]), ref_many), ""))
+    print_table(f"ASGI servers for gymapi: medians of {ROUNDS} round(s), alternating, {SECONDS:g} s per timed row", rows)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--servers", help="comma-separated: production, daphne, uvicorn, granian, hypercorn")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: `make bench` installs Debian's wrk (apt-get install -y wrk).")
+    with tempfile.TemporaryDirectory(prefix="gymapi-bench-") as directory:
+        if args.servers:
+            run_servers(directory, [name.strip() for name in args.servers.split(",") if name.strip()])
+        else:
+            run_main(directory)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""A lean way in for the two routes agents call millions of times:
+``POST /v1/envs/{id}/step/`` and ``POST /v1/envs/{id}/reset/``.
+
+Under ASGI, Django spends far more on a request than a CartPole step costs:
+a new thread for each request's thread-sensitive context, a thread hop for
+each synchronous middleware, DRF's negotiation and parsing (profiles and
+numbers: README, Performance). This ASGI app sits in front of Django and
+answers those two routes itself, with the same serializers, services, codec,
+renderer and error handler as the DRF views, in one hop to a worker thread.
+
+It only takes requests it answers exactly as Django would: a JSON body (or
+none), an ``Accept`` that DRF would answer with JSON, no query string, an
+allowed host, plain HTTP or no HTTPS-only settings. Anything else (another
+media type, a body orjson will not read, ``?format=``...) goes on to Django
+untouched, with its body replayed.
+"""
+
+import asyncio
+import logging
+import re
+from http import HTTPStatus
+
+import orjson
+from django.conf import settings
+from django.db import connections
+from django.http.request import split_domain_port, validate_host
+
+from . import services
+from .errors import exception_handler
+from .renderers import render_json
+from .serializers import ResetRequest, StepRequest
+
+# The routes as DefaultRouter spells them (lookup_value_regex "[^/]+", optional slash).
+ROUTE = re.compile(r"^/v1/envs/(?P<instance_id>[^/]+)/(?P<action>step|reset)/?$")
+LONG_NUMBER = re.compile(rb"[0-9]{19}")
+JSON_RANGES = {b"*/*", b"application/*", b"application/json"}
+JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
+
+request_logger = logging.getLogger("django.request")
+
+
+def _validated(serializer_class, data):
+    serializer = serializer_class(data=data if data is not None else {})
+    serializer.is_valid(raise_exception=True)
+    return serializer.validated_data
+
+
+def step(instance_id, data):
+    # All StepRequest asks of a parsed JSON body is a non-null "action"; building
+    # a serializer per step costs a third of the work here, so it only runs to
+    # word the error.
+    if type(data) is dict and data.get("action") is not None:
+        action = data["action"]
+    else:
+        action = _validated(StepRequest, data)["action"]
+    return services.env_step(instance_id=instance_id, action=action)
+
+
+def reset(instance_id, data):
+    return services.env_reset(instance_id=instance_id, **_validated(ResetRequest, data))
+
+
+ACTIONS = {"step": step, "reset": reset}
+
+
+def answer(action, instance_id, data):
+    """Run one action as the DRF view would (in a worker thread): (status, body, extra headers)."""
+    try:
+        return 200, render_json(ACTIONS[action](instance_id, data)), []
+    except Exception as error:  # shaped by the one handler, like DRF's handle_exception
+        response = exception_handler(error, {"view": f"fast path {action}"})
+        headers = [
+            (name.lower().encode(), value.encode())
+            for name, value in response.headers.items()
+            if name.lower() != "content-type"
+        ]
+        return response.status_code, render_json(response.data), headers
+    finally:
+        release_connections()
+
+
+def release_connections():
+    """Django's request_finished for the few fast requests that touch the database.
+
+    Unlike Django's own request threads, the workers here live as long as the
+    server, so each keeps its connection open (at most one per worker, reused
+    at each episode's end) instead of connecting and closing around every
+    write; a connection is closed only when it broke or was left in a
+    transaction, and the next request opens a fresh one.
+    """
+    for connection in connections.all(initialized_only=True):
+        if connection.connection is None:
+            continue
+        if connection.in_atomic_block or not connection.get_autocommit():
+            connection.close()
+        elif connection.errors_occurred:
+            if connection.is_usable():
+                connection.errors_occurred = False
+            else:
+                connection.close()
+
+
+def _security_headers():
+    """What SecurityMiddleware and XFrameOptionsMiddleware add to a plain-HTTP API response."""
+    headers = []
+    if settings.X_FRAME_OPTIONS:
+        headers.append((b"x-frame-options", settings.X_FRAME_OPTIONS.upper().encode()))
+    if settings.SECURE_CONTENT_TYPE_NOSNIFF:
+        headers.append((b"x-content-type-options", b"nosniff"))
+    if settings.SECURE_REFERRER_POLICY:
+        policy = settings.SECURE_REFERRER_POLICY
+        policy = policy if isinstance(policy, str) else ",".join(policy)
+        headers.append((b"referrer-policy", policy.encode()))
+    if settings.SECURE_CROSS_ORIGIN_OPENER_POLICY:
+        headers.append((b"cross-origin-opener-policy", settings.SECURE_CROSS_ORIGIN_OPENER_POLICY.encode()))
+    return headers
+
+
+class FastPath:
+    """ASGI middleware: step and reset answered directly, everything else passed to ``app``."""
+
+    def __init__(self, app):
+        self.app = app
+        self.headers = [(b"content-type", b"application/json"), (b"vary", b"Accept"), (b"allow", b"POST, OPTIONS")]
+        self.headers += _security_headers()
+        allowed = settings.ALLOWED_HOSTS
+        if settings.DEBUG and not allowed:
+            allowed = [".localhost", "127.0.0.1", "[::1]"]
+        self.allowed_hosts = allowed
+        # Django redirects to HTTPS or adds HSTS: leave every request to it.
+        self.https_settings = settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS
+        self.valid_hosts = {}
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return await self.app(scope, receive, send)
+        match = ROUTE.match(scope["path"])
+        json_body = None if match is None else self.takes(scope)
+        if json_body is None:
+            return await self.app(scope, receive, send)
+
+        chunks, more = [], True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunks.append(message.get("body", b""))
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        if body and not json_body:  # a body without a content type: Django's 415
+            return await self.app(scope, _replay(body, receive), send)
+        if LONG_NUMBER.search(body):  # orjson would read an integer beyond 64 bits as a float
+            return await self.app(scope, _replay(body, receive), send)
+        try:
+            data = orjson.loads(body) if body else None
+        except orjson.JSONDecodeError:  # Django's parse error, or JSON orjson does not take
+            return await self.app(scope, _replay(body, receive), send)
+
+        status, content, extra = await asyncio.get_running_loop().run_in_executor(
+            None, answer, match["action"], match["instance_id"], data
+        )
+        if status >= 400:  # as Django's log_response does
+            log = request_logger.error if status >= 500 else request_logger.warning
+            log("%s: %s", HTTPStatus(status).phrase, scope["path"])
+        headers = self.headers + extra + [(b"content-length", str(len(content)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": content})
+
+    def takes(self, scope):
+        """None when Django might answer otherwise; else whether the body is declared JSON."""
+        if self.https_settings:
+            return None
+        host = content_type = accept = None
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value
+            elif name == b"content-type":
+                content_type = value
+            elif name == b"accept":
+                accept = value
+        if scope.get("query_string"):  # ?format=... and friends
+            return None
+        if content_type is not None and content_type.lower() not in JSON_TYPES:
+            return None
+        if accept is not None and not _accepts_json(accept):
+            return None
+        if host is None or not self.host_allowed(host):
+            return None
+        return content_type is not None
+
+    def host_allowed(self, host):
+        allowed = self.valid_hosts.get(host)
+        if allowed is None:
+            domain, _ = split_domain_port(host.decode("latin-1"))
+            allowed = bool(domain) and validate_host(domain, self.allowed_hosts)
+            if len(self.valid_hosts) < 256:
+                self.valid_hosts[host] = allowed
+        return allowed
+
+
+def _accepts_json(accept):
+    """An Accept header DRF answers with JSON (no indent or version parameters)."""
+    for item in accept.split(b","):
+        media_range, _, params = item.strip().partition(b";")
+        if media_range.strip().lower() not in JSON_RANGES:
+            return False
+        for param in params.split(b";") if params else ():
+            if param.strip()[:2].lower() != b"q=":
+                return False
+    return True
+
+
+def _replay(body, receive):
+    sent = False
+
+    async def replayed():
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replayed
