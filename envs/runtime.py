@@ -70,8 +70,11 @@ class LiveEnv:
         """Start a new episode; returns ``(observation, info)``."""
         with self.lock:
             if seed is None:
-                seed, self._pending_seed = self._pending_seed, None
+                seed = self._pending_seed
             observation, info = self._call("reset", self._env.reset, seed=seed, options=options)
+            # The creation seed is spent by the first reset, whichever seed that
+            # reset used: a later unseeded reset continues the generator's stream.
+            self._pending_seed = None
             self.last_used = time.monotonic()
             self.needs_reset = False
             self.terminated = self.truncated = False

@@ -109,6 +109,16 @@ def test_it_uses_the_creation_seed_for_the_first_reset_only(runtime):
     assert first.episode_seed is None
 
 
+def test_a_first_reset_with_its_own_seed_spends_the_creation_seed(runtime):
+    live = runtime.create("a", "CartPole-v1", seed=7)
+    local = gym.make("CartPole-v1")
+    live.reset(seed=5)
+    local.reset(seed=5)
+    observation, _ = live.reset()
+    assert live.episode_seed is None
+    assert np.array_equal(observation, local.reset()[0])
+
+
 def test_it_forgets_and_closes_removed_instances(runtime):
     live = runtime.create("a", "CartPole-v1")
     assert runtime.get("a") is live
