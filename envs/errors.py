@@ -86,19 +86,12 @@ def _flatten(detail, prefix=""):
     return fields
 
 
-def exception_handler(exc, context):
-    """DRF's EXCEPTION_HANDLER: every error leaves in the one shape."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    if not isinstance(exc, exceptions.APIException):
-        logger.exception("Unhandled error in %s", context.get("view"))
-        return Response(
-            {"detail": "Internal server error.", "code": "server_error"},
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        )
+def error_body(exc):
+    """``(status, body, headers)`` for an ``APIException``: the one error shape.
 
+    Shared by the REST handler below and the WebSocket step protocol, so an
+    error reads the same whichever way the request came in.
+    """
     headers = {}
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
@@ -111,4 +104,20 @@ def exception_handler(exc, context):
         body = {"detail": str(exc.detail), "code": codes if isinstance(codes, str) else "error"}
         if getattr(exc, "fields", None):
             body["fields"] = exc.fields
-    return Response(body, status=exc.status_code, headers=headers)
+    return exc.status_code, body, headers
+
+
+def exception_handler(exc, context):
+    """DRF's EXCEPTION_HANDLER: every error leaves in the one shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("Unhandled error in %s", context.get("view"))
+        return Response(
+            {"detail": "Internal server error.", "code": "server_error"},
+            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
+        )
+    status_code, body, headers = error_body(exc)
+    return Response(body, status=status_code, headers=headers)

@@ -17,7 +17,7 @@ from . import recording, registry
 from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput
 from .models import EnvInstance, InstanceStatus
 from .runtime import runtime
-from .spaces import DecodeError, decode_value, encode_float, encode_value, summarize_space
+from .spaces import DecodeError, decode_value, encode_value, summarize_space
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +77,12 @@ def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_
     return instance
 
 
-def env_reset(*, instance_id, seed=None, options=None):
-    """Start a new episode; returns ``{"observation", "info"}``."""
+def env_reset(*, instance_id, seed=None, options=None, encode=encode_value):
+    """Start a new episode; returns ``{"observation", "info"}``.
+
+    ``encode`` turns values into the body's encoding: JSON by default,
+    ``envs.binary.encode_value`` for msgpack.
+    """
     live = live_get(instance_id)
     with live.lock:
         steps, total = live.episode_steps, live.episode_return
@@ -86,11 +90,11 @@ def env_reset(*, instance_id, seed=None, options=None):
             broadcast.episode_finished(live)  # interrupted by this reset
         observation, info = live.reset(seed=seed, options=options)
         recording.episode_started(live, interrupted_steps=steps, interrupted_return=total)
-        return {"observation": encode_value(observation), "info": encode_value(info)}
+        return {"observation": encode(observation), "info": encode(info)}
 
 
-def env_step(*, instance_id, action):
-    """Decode ``action``, take one step, and return the step's JSON body."""
+def env_step(*, instance_id, action, encode=encode_value):
+    """Decode ``action``, take one step, and return the step's body (see ``env_reset`` for ``encode``)."""
     live = live_get(instance_id)
     with live.lock:
         decoded = action_decode(live, action)
@@ -99,11 +103,11 @@ def env_step(*, instance_id, action):
         if terminated or truncated:
             broadcast.episode_finished(live)
     return {
-        "observation": encode_value(observation),
-        "reward": encode_float(reward),
+        "observation": encode(observation),
+        "reward": encode(reward),
         "terminated": terminated,
         "truncated": truncated,
-        "info": encode_value(info),
+        "info": encode(info),
         "done": terminated or truncated,
     }
 
@@ -154,10 +158,10 @@ def space_contains(*, instance_id, which, x):
     return True
 
 
-def action_sample(*, instance_id):
+def action_sample(*, instance_id, encode=encode_value):
     """A random action from the instance's action space (seeded by the creation seed)."""
     live = live_get(instance_id)
-    return encode_value(live.sample_action())
+    return encode(live.sample_action())
 
 
 def instances_mark_lost():

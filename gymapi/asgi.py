@@ -19,12 +19,19 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 # thread hop under ASGI. Only paths under STATIC_URL are intercepted.
 http_app = ASGIStaticFilesHandler(django_asgi_app)
 
+from envs.fastpath import FastPath  # noqa: E402
+
+# Step and reset, the routes agents call millions of times, skip Django's
+# per-request machinery; they are answered by the same services (envs/fastpath.py).
+http_app = FastPath(http_app)
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from django.db import DatabaseError  # noqa: E402
 
+from envs.routing import websocket_urlpatterns as step_urlpatterns  # noqa: E402
 from envs.services import instances_mark_lost  # noqa: E402
-from monitor.routing import websocket_urlpatterns  # noqa: E402
+from monitor.routing import websocket_urlpatterns as watch_urlpatterns  # noqa: E402
 
 logger = logging.getLogger("gymapi")
 
@@ -49,5 +56,8 @@ def _mark_lost_at_startup():
 _mark_lost_at_startup()
 
 # Watching is read-only and carries nothing a client could not read over
-# HTTP, so WebSockets take the same (open) access as /v1.
-application = ProtocolTypeRouter({"http": http_app, "websocket": URLRouter(websocket_urlpatterns)})
+# HTTP, and the step protocol does what /v1 does, so WebSockets take the same
+# (open) access as /v1.
+application = ProtocolTypeRouter(
+    {"http": http_app, "websocket": URLRouter(step_urlpatterns + watch_urlpatterns)}
+)
