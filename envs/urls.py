@@ -9,6 +9,10 @@ class OptionalSlashRouter(DefaultRouter):
     """Every route answers with or without its trailing slash, as clients of
     both older servers expect (and POSTs are never redirected)."""
 
+    # No ``.json``-style suffix routes: the actions take no ``format`` argument,
+    # so ``/v1/envs.json`` would be a 500; unknown paths are a JSON 404 instead.
+    include_format_suffixes = False
+
     def __init__(self):
         super().__init__()
         self.trailing_slash = "/?"

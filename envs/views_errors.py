@@ -2,8 +2,12 @@
 
 from django.http import JsonResponse
 from django.views import defaults
+from django.views.decorators.csrf import csrf_exempt
 
 
+# CSRF-exempt like the API itself: a POST or DELETE to an unknown /v1 path is
+# a JSON 404, not Django's CSRF 403 page.
+@csrf_exempt
 def json_not_found(request, exception=None):
     """handler404: JSON for /v1/ paths, Django's page elsewhere."""
     if request.path.startswith("/v1/"):
