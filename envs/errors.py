@@ -6,7 +6,7 @@ validation errors add ``"fields"``: ``{field: [messages]}``.
 
 import logging
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -64,6 +64,12 @@ class ResetNeeded(ApiError):
     default_code = "reset_needed"
 
 
+class PayloadTooLarge(ApiError):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+    default_detail = "The request body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+
+
 class EnvError(ApiError):
     """The environment itself raised while handling a valid request."""
 
@@ -113,6 +119,8 @@ def exception_handler(exc, context):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
         exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # raised by Django when DRF reads the body
+        exc = PayloadTooLarge()
     if not isinstance(exc, exceptions.APIException):
         logger.exception("Unhandled error in %s", context.get("view"))
         return Response(
