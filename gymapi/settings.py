@@ -129,6 +129,9 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
+# Files the server writes for its clients (legacy mode's monitor videos), served
+# only through the API, never as a directory.
+MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
@@ -169,6 +172,12 @@ GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
 # WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.
 GYMAPI_STREAM_FPS = max(envfloat("GYMAPI_STREAM_FPS", "15"), 0.1)
 GYMAPI_JPEG_QUALITY = min(max(envint("GYMAPI_JPEG_QUALITY", "80"), 1), 95)
+
+# Legacy mode: /v1 answers as openai/gym-http-api did, so its client bindings
+# work unchanged (envs/legacy/; README, Clients of gym-http-api). In it,
+# POST /v1/shutdown/ stops the server only when GYMAPI_ALLOW_SHUTDOWN is on.
+GYMAPI_LEGACY_API = envbool("GYMAPI_LEGACY_API", "0")
+GYMAPI_ALLOW_SHUTDOWN = envbool("GYMAPI_ALLOW_SHUTDOWN", "0")
 
 LOGGING = {
     "version": 1,
