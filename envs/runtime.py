@@ -14,6 +14,7 @@ import threading
 import time
 
 import gymnasium as gym
+from gymnasium.wrappers import RecordVideo
 
 from .errors import EnvError, ResetNeeded
 
@@ -47,6 +48,9 @@ class LiveEnv:
         # last drew, so a frame is rendered and encoded only when something changed.
         self.version = 0
         self.last_used = time.monotonic()
+        # Where Gymnasium's RecordVideo writes this instance's videos (the last
+        # folder it was given; kept after the recording ends, for listing).
+        self.video_folder = None
 
     @property
     def episode_over(self):
@@ -125,6 +129,39 @@ class LiveEnv:
             if self.render_mode and self.render_mode.endswith("_list"):
                 return self._call("render", self._env.unwrapped.render)
             return self._call("render", self._env.render)
+
+    @property
+    def recording_video(self):
+        return isinstance(self._env, RecordVideo)
+
+    def record_video(self, folder, *, episode_trigger, name_prefix):
+        """Wrap the environment in Gymnasium's ``RecordVideo``: from the next
+        reset on, the episodes ``episode_trigger`` picks (numbered from 0) are
+        written to ``folder`` as MP4 files named after ``name_prefix``."""
+        with self.lock:
+            if self.recording_video:
+                raise EnvError(f"{self.env_id} is already recording video to {self.video_folder}.")
+            self._env = self._call(
+                "record_video",
+                RecordVideo,
+                self._env,
+                str(folder),
+                episode_trigger=episode_trigger,
+                name_prefix=name_prefix,
+                disable_logger=True,
+            )
+            self.video_folder = folder
+
+    def stop_video(self):
+        """Write the video being recorded (the episode so far) and take the
+        ``RecordVideo`` wrapper off again. Returns whether one was on."""
+        with self.lock:
+            if not self.recording_video:
+                return False
+            recorder, self._env = self._env, self._env.env
+            if recorder.recording:
+                self._call("stop_video", recorder.stop_recording)
+            return True
 
     def sample_action(self):
         with self.lock:
