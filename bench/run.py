@@ -221,6 +221,8 @@ def ws_step_rate(server, seconds):
     except (InvalidStatus, InvalidHandshake, OSError):
         return None
     with socket_:
+        socket_.send(json.dumps({"op": "reset"}))
+        socket_.recv(timeout=10)
         steps, action = 0, 0
         start = time.perf_counter()
         deadline = start + seconds

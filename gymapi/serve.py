@@ -26,6 +26,7 @@ def main(argv=None):
         loop="uvloop",
         http="httptools",
         ws="websockets-sansio",
+        ws_per_message_deflate=False,
         lifespan="off",  # Channels' router has no lifespan; start-up work runs at import (asgi.py)
         access_log=args.access_log,
     )
