@@ -19,18 +19,21 @@ given (``{"detail", "code", "status", "fields"?}``), and the socket stays open.
 Binary messages are msgpack (``envs.binary``) and are answered in msgpack,
 with arrays as raw bytes; text messages are JSON.
 
-Why a thread per socket: environment calls and the episode records they
-write are synchronous and may be slow (a MuJoCo step, an Atari frame), so they
-run off the event loop; one dedicated worker keeps a socket's calls in order
-and spares each step the cost of a shared pool's hand-offs.
+Why a plain ASGI app and not a Channels consumer: a step message is the
+hottest path of the server, and a consumer adds a channel-layer subscription
+and a dispatch per message that the protocol does not need (nothing is sent
+to these sockets from elsewhere). Why a thread per socket: environment calls
+and the episode records they write are synchronous and may be slow (a MuJoCo
+step, an Atari frame), so they run off the event loop; one dedicated worker
+keeps a socket's calls in order.
 """
 
 import asyncio
 import logging
+import re
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
-from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import close_old_connections, connections
 from rest_framework.exceptions import APIException, ValidationError
 
@@ -42,6 +45,8 @@ from .spaces import encode_value
 logger = logging.getLogger(__name__)
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
+# Trailing slashes optional, as on /v1.
+ROUTE = re.compile(r"^/ws/(?:step|envs/(?P<instance_id>[^/]+)/step)/?$")
 
 
 def _validated(serializer_class, message):
@@ -50,46 +55,22 @@ def _validated(serializer_class, message):
     return serializer.validated_data
 
 
-class StepConsumer(AsyncWebsocketConsumer):
-    """One socket driving environments; see the module docstring for the protocol."""
+class StepProtocol:
+    """The protocol of one socket, run in that socket's worker thread.
 
-    async def connect(self):
-        self.bound_id = self.scope["url_route"]["kwargs"].get("instance_id")
-        self.worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ws-step")
-        await self.accept()
-        if self.bound_id is not None:
-            # A socket bound to an instance that is not served says why, then closes.
-            try:
-                await self.in_worker(services.live_get, self.bound_id)
-            except ApiError as error:
-                status, body, _ = error_body(error)
-                await self.send(text_data=orjson.dumps({**body, "status": status}).decode())
-                await self.close(code=4000 + status)
+    ``bound_id`` is the instance of ``ws/envs/<id>/step/`` (None on ``ws/step/``).
+    """
 
-    async def disconnect(self, code):
-        worker, self.worker = self.worker, None
-        if worker is not None:
-            # The worker's thread owns a database connection: close it there
-            # (connections.close_all acts on the calling thread's connections).
-            await asyncio.get_running_loop().run_in_executor(worker, connections.close_all)
-            worker.shutdown(wait=False)
+    def __init__(self, bound_id):
+        self.bound_id = bound_id
 
-    async def in_worker(self, function, *args):
-        return await asyncio.get_running_loop().run_in_executor(self.worker, function, *args)
-
-    async def receive(self, text_data=None, bytes_data=None):
-        as_binary = bytes_data is not None
-        size = len(bytes_data) if as_binary else len(text_data)
-        if size > MAX_MESSAGE_BYTES:
-            answer = self.error(InvalidInput("message", f"at most {MAX_MESSAGE_BYTES} bytes per message"), None)
-        else:
-            answer = await self.in_worker(self.handle, bytes_data if as_binary else text_data, as_binary)
-        if as_binary:
-            await self.send(bytes_data=binary.dumps(answer))
-        else:
-            await self.send(text_data=orjson.dumps(answer).decode())
-
-    # --- in the worker thread -------------------------------------------------
+    def check_bound(self):
+        """An error body (with ``status``) when the bound instance is not served, else None."""
+        try:
+            services.live_get(self.bound_id)
+        except ApiError as error:
+            return self.error(error, None)
+        return None
 
     def handle(self, raw, as_binary):
         """Decode one message, run its op, and return the answer (a dict)."""
@@ -103,10 +84,11 @@ class StepConsumer(AsyncWebsocketConsumer):
             logger.exception("Unhandled error in the WebSocket step protocol")
             close_old_connections()
             answer = {"detail": "Internal server error.", "code": "server_error", "status": 500}
-            return self.with_id(answer, message)
         return self.with_id(answer, message)
 
     def decode(self, raw, as_binary):
+        if len(raw) > MAX_MESSAGE_BYTES:
+            raise InvalidInput("message", f"at most {MAX_MESSAGE_BYTES} bytes per message")
         try:
             message = binary.loads(raw) if as_binary else orjson.loads(raw)
         except (ValueError, binary.DecodeError) as error:
@@ -116,7 +98,6 @@ class StepConsumer(AsyncWebsocketConsumer):
             raise InvalidInput("message", 'expected an object such as {"op": "step", "action": 0}')
         return message
 
-    # Not "dispatch": that name is the consumer base class's router of ASGI events.
     def perform(self, message, encode):
         op = message.get("op")
         handler = self.OPS.get(op) if isinstance(op, str) else None
@@ -166,3 +147,51 @@ class StepConsumer(AsyncWebsocketConsumer):
     def error(self, error, message):
         status, body, _ = error_body(error)
         return self.with_id({**body, "status": status}, message)
+
+
+def _close_thread_connections():
+    # connections.close_all acts on the calling thread's connections: run it
+    # in the worker that opened them.
+    connections.close_all()
+
+
+class StepSocketApp:
+    """ASGI: the step sockets answered here, every other WebSocket passed to ``app``."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        match = ROUTE.match(scope["path"]) if scope["type"] == "websocket" else None
+        if match is None:
+            return await self.app(scope, receive, send)
+        if (await receive())["type"] != "websocket.connect":
+            return
+        await send({"type": "websocket.accept"})
+        protocol = StepProtocol(match["instance_id"])
+        loop = asyncio.get_running_loop()
+        worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ws-step")
+        try:
+            if protocol.bound_id is not None:
+                # A socket bound to an instance that is not served says why, then closes.
+                refused = await loop.run_in_executor(worker, protocol.check_bound)
+                if refused is not None:
+                    await send({"type": "websocket.send", "text": orjson.dumps(refused).decode()})
+                    await send({"type": "websocket.close", "code": 4000 + refused["status"]})
+                    return
+            while True:
+                message = await receive()
+                if message["type"] != "websocket.receive":
+                    return  # websocket.disconnect
+                raw = message.get("bytes")
+                as_binary = raw is not None
+                if not as_binary:
+                    raw = message.get("text") or ""
+                answer = await loop.run_in_executor(worker, protocol.handle, raw, as_binary)
+                if as_binary:
+                    await send({"type": "websocket.send", "bytes": binary.dumps(answer)})
+                else:
+                    await send({"type": "websocket.send", "text": orjson.dumps(answer).decode()})
+        finally:
+            await loop.run_in_executor(worker, _close_thread_connections)
+            worker.shutdown(wait=False)

@@ -1,4 +1,4 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels."""
+"""ASGI entry point: HTTP through Django (step and reset through a fast path), WebSockets through Channels (step sockets through envs/step_socket.py)."""
 
 import logging
 import os
@@ -29,9 +29,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from django.db import DatabaseError  # noqa: E402
 
-from envs.routing import websocket_urlpatterns as step_urlpatterns  # noqa: E402
+from envs.step_socket import StepSocketApp  # noqa: E402
 from envs.services import instances_mark_lost  # noqa: E402
-from monitor.routing import websocket_urlpatterns as watch_urlpatterns  # noqa: E402
+from monitor.routing import websocket_urlpatterns  # noqa: E402
 
 logger = logging.getLogger("gymapi")
 
@@ -58,6 +58,5 @@ _mark_lost_at_startup()
 # Watching is read-only and carries nothing a client could not read over
 # HTTP, and the step protocol does what /v1 does, so WebSockets take the same
 # (open) access as /v1.
-application = ProtocolTypeRouter(
-    {"http": http_app, "websocket": URLRouter(step_urlpatterns + watch_urlpatterns)}
-)
+# The step sockets (envs/step_socket.py) are plain ASGI; watching goes through Channels.
+application = ProtocolTypeRouter({"http": http_app, "websocket": StepSocketApp(URLRouter(websocket_urlpatterns))})
