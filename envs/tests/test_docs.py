@@ -1,0 +1,108 @@
+"""GET /openapi.json (OpenAPI 3, every /v1 route with its schemas) and GET /docs (Swagger UI, no internet needed)."""
+
+import re
+import urllib.request
+
+import pytest
+from drf_spectacular.validation import validate_schema
+
+# Every /v1 route the API serves: (method, path, request component or None, 200/201 response component or None).
+ROUTES = [
+    ("get", "/v1/envs/", None, None),
+    ("post", "/v1/envs/", "CreateRequestRequest", "CreateResponse"),
+    ("get", "/v1/envs/{instance_id}/", None, "InstanceResponse"),
+    ("delete", "/v1/envs/{instance_id}/", None, None),
+    ("post", "/v1/envs/{instance_id}/reset/", "ResetRequestRequest", "ResetResponse"),
+    ("post", "/v1/envs/{instance_id}/step/", "StepRequestRequest", "StepResponse"),
+    ("get", "/v1/envs/{instance_id}/action_space/", None, "SpaceResponse"),
+    ("get", "/v1/envs/{instance_id}/observation_space/", None, "SpaceResponse"),
+    ("get", "/v1/envs/{instance_id}/action_space/sample/", None, "SampleResponse"),
+    ("post", "/v1/envs/{instance_id}/action_space/contains/", "ContainsRequestRequest", "ContainsResponse"),
+    ("post", "/v1/envs/{instance_id}/observation_space/contains/", "ContainsRequestRequest", "ContainsResponse"),
+    ("get", "/v1/envs/{instance_id}/monitor/render/", None, "RenderResponse"),
+    ("get", "/v1/envs/{instance_id}/monitor/stream/", None, None),
+    ("get", "/v1/envs/{instance_id}/episodes/", None, "EpisodesResponse"),
+    ("get", "/v1/registry/", None, None),
+]
+
+
+@pytest.fixture(scope="module")
+def schema():
+    from rest_framework.test import APIClient
+
+    response = APIClient().get("/openapi.json")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/vnd.oai.openapi+json")
+    return response.json()
+
+
+def ref(content):
+    return content["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+
+
+def test_it_serves_a_valid_openapi_3_document(schema):
+    assert schema["openapi"].startswith("3.")
+    assert schema["info"]["title"] == "gymapi"
+    validate_schema(schema)  # raises on any violation of the OpenAPI 3 schema
+
+
+def test_it_documents_every_v1_route_and_nothing_else(schema):
+    documented = {(method, path) for path, operations in schema["paths"].items() for method in operations}
+    assert documented == {(method, path) for method, path, _, _ in ROUTES}
+
+
+@pytest.mark.parametrize("method, path, request_schema, response_schema", ROUTES)
+def test_it_documents_each_route_with_its_request_and_response(schema, method, path, request_schema, response_schema):
+    operation = schema["paths"][path][method]
+    assert operation["summary"]
+    if request_schema is None:
+        assert "requestBody" not in operation
+    else:
+        assert ref(operation["requestBody"]["content"]) == request_schema
+        assert request_schema in schema["components"]["schemas"]
+    success = [status for status in operation["responses"] if status.startswith("2")]
+    assert len(success) == 1
+    if response_schema is not None:
+        assert ref(operation["responses"][success[0]]["content"]) == response_schema
+    if "{instance_id}" in path:
+        assert ref(operation["responses"]["404"]["content"]) == "ErrorResponse"
+
+
+def test_it_documents_create_as_a_201(schema):
+    assert "201" in schema["paths"]["/v1/envs/"]["post"]["responses"]
+
+
+def test_it_documents_the_error_shape(schema):
+    error = schema["components"]["schemas"]["ErrorResponse"]
+    assert set(error["properties"]) == {"detail", "code", "fields"}
+    assert set(error["required"]) == {"detail", "code"}
+
+
+def test_it_documents_the_create_fields(schema):
+    fields = schema["components"]["schemas"]["CreateRequestRequest"]
+    assert set(fields["properties"]) == {"env_id", "render_mode", "seed", "kwargs", "max_episode_steps"}
+    assert fields["required"] == ["env_id"]
+
+
+@pytest.mark.parametrize("path", ["/docs", "/docs/"])
+def test_it_serves_swagger_ui_from_this_server(api, db, path):
+    response = api.get(path, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "SwaggerUIBundle" in html or "swagger-ui" in html
+    assert "/openapi.json" in html
+    assert not re.search(r"https?://", html), "the page must need no internet"
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets)
+    assert all(asset.startswith("/static/") for asset in assets)
+
+
+def test_it_serves_the_swagger_ui_assets_itself(server):
+    with urllib.request.urlopen(f"{server.url}/docs", timeout=30) as response:
+        html = response.read().decode()
+    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assert assets
+    for asset in assets:
+        with urllib.request.urlopen(f"{server.url}{asset}", timeout=30) as response:
+            assert response.status == 200, asset
+            assert response.read(), asset
