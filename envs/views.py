@@ -69,7 +69,7 @@ class EnvViewSet(viewsets.ViewSet):
     def list(self, request):
         return Response(selectors.instance_list_active())
 
-    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, **ERRORS})
+    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, 400: ERRORS[400]})
     def create(self, request):
         data = validated(CreateRequest, request)
         instance = services.env_create(**data)
