@@ -65,3 +65,18 @@ def test_it_charts_a_closed_instance_and_says_it_is_closed(server, server_api, p
     assert page.locator("#status").inner_text() == "closed"
     assert "closed" in page.locator("#view").inner_text()
     save_screenshot(page, "instance-closed")
+
+
+def test_it_says_closed_when_the_instance_closes_before_its_socket_joins(server, server_api, page):
+    instance_id = server_api.create("CartPole-v1", render_mode="rgb_array")
+    server_api.run_episode(instance_id, lambda observation: 0, seed=0)
+
+    def close_then_connect(socket):
+        # The page was served while the instance was active; it ends before the socket arrives.
+        server_api.close(instance_id)
+        socket.connect_to_server()
+
+    page.route_web_socket(f"**/ws/envs/{instance_id}/", close_then_connect)
+    page.goto(f"{server.url}/monitor/{instance_id}/")
+    page.locator("#status", has_text="closed").wait_for()
+    assert "was closed" in page.locator("#view").inner_text()

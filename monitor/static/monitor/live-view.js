@@ -89,6 +89,12 @@ class LiveView {
     } else if (event.type === "error") {
       this.ended = true;
       this.showPlaceholder(event.detail);
+      // Closed or lost before this socket joined: the same end, told as an error.
+      const ended = { instance_closed: "closed", instance_lost: "lost" }[event.code];
+      if (ended) {
+        this.container.classList.add("ended");
+        this.onEnd({ type: ended, instance_id: this.instanceId });
+      }
     }
     this.onEvent(event);
   }
