@@ -1,0 +1,146 @@
+"""Legacy mode's routes: each validates what the older clients send, calls one
+service, and answers in the older API's shape. Errors are ``{"message": ...}``,
+status 400, as that API sent them."""
+
+import logging
+
+from django.conf import settings
+from django.http import FileResponse, Http404, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from .. import selectors, services
+from ..errors import InstanceGone, InstanceNotFound, error_body
+from ..renderers import ORJSONRenderer
+from ..serializers import CreateRequest, ResetRequest, StepRequest
+from ..views import validated
+from . import services as legacy
+
+logger = logging.getLogger(__name__)
+
+# Statuses kept as they are; every other client error is a 400, as the older API's were.
+KEPT_STATUSES = {403, 404, 405}
+GONE_REASONS = {"instance_closed": "closed", "instance_lost": "lost when the server restarted"}
+
+
+def exception_handler(exc, context):
+    """Every error as ``{"message": ...}``; an unknown or closed instance is ``Instance_id <id> unknown``."""
+    instance_id = context["kwargs"].get("instance_id")
+    if isinstance(exc, InstanceNotFound):
+        return Response({"message": f"Instance_id {instance_id} unknown"}, status=400)
+    if isinstance(exc, InstanceGone):
+        reason = GONE_REASONS.get(exc.get_codes(), "gone")
+        return Response({"message": f"Instance_id {instance_id} unknown ({reason})"}, status=400)
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    if not isinstance(exc, exceptions.APIException):
+        logger.exception("Unhandled error in %s", context.get("view"))
+        return Response({"message": "Internal server error."}, status=500)
+    status_code, body, headers = error_body(exc)
+    if status_code < 500 and status_code not in KEPT_STATUSES:
+        status_code = 400
+    return Response({"message": body["detail"]}, status=status_code, headers=headers)
+
+
+class LegacyView(APIView):
+    renderer_classes = [ORJSONRenderer]
+
+    def get_exception_handler(self):
+        return exception_handler
+
+
+class EnvsView(LegacyView):
+    def get(self, request):
+        return Response({"all_envs": selectors.instance_list_active()})
+
+    def post(self, request):
+        instance = legacy.env_create(**validated(CreateRequest, request))
+        return Response({"instance_id": str(instance.id)})
+
+
+class ResetView(LegacyView):
+    def post(self, request, instance_id):
+        return Response(services.env_reset(instance_id=instance_id, **validated(ResetRequest, request)))
+
+
+class StepView(LegacyView):
+    def post(self, request, instance_id):
+        # "render" asked the older server to draw a window; frames here are for
+        # the monitor and the watching pages, so it is accepted and needs nothing.
+        action = validated(StepRequest, request)["action"]
+        return Response(services.env_step(instance_id=instance_id, action=action))
+
+
+class SpaceView(LegacyView):
+    which = None
+
+    def get(self, request, instance_id):
+        return Response({"info": legacy.space_info(instance_id=instance_id, which=self.which)})
+
+
+class ActionSampleView(LegacyView):
+    def get(self, request, instance_id):
+        return Response({"action": services.action_sample(instance_id=instance_id)})
+
+
+class ActionContainsView(LegacyView):
+    def get(self, request, instance_id, x):
+        return Response({"member": legacy.action_contains(instance_id=instance_id, x=x)})
+
+
+class ObservationContainsView(LegacyView):
+    def post(self, request, instance_id):
+        member = legacy.observation_space_contains(instance_id=instance_id, properties=request.data)
+        return Response({"member": member})
+
+
+class CloseView(LegacyView):
+    def post(self, request, instance_id):
+        services.env_close(instance_id=instance_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MonitorStartView(LegacyView):
+    def post(self, request, instance_id):
+        data = request.data if isinstance(request.data, dict) else {}
+        legacy.monitor_start(
+            instance_id=instance_id,
+            directory=data.get("directory"),
+            force=data.get("force", False),
+            resume=data.get("resume", False),
+            video_callable=data.get("video_callable", False),
+        )
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MonitorCloseView(LegacyView):
+    def post(self, request, instance_id):
+        legacy.monitor_close(instance_id=instance_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class MonitorFilesView(LegacyView):
+    def get(self, request, instance_id):
+        return Response(legacy.monitor_files(instance_id=instance_id))
+
+
+class MonitorFileView(LegacyView):
+    def get(self, request, instance_id, name):
+        path = legacy.monitor_file(instance_id=instance_id, name=name)
+        return FileResponse(path.open("rb"), as_attachment=True, filename=path.name)
+
+
+class ShutdownView(LegacyView):
+    def post(self, request):
+        if not settings.GYMAPI_ALLOW_SHUTDOWN:
+            raise legacy.ShutdownDisabled()
+        legacy.server_shutdown()
+        return Response({"message": "Server shutting down"})
+
+
+@csrf_exempt
+def not_found(request, *args, **kwargs):
+    """Any other /v1 path, for any method."""
+    return JsonResponse({"message": f"No route {request.method} {request.path}"}, status=404)
