@@ -1,11 +1,15 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularJSONAPIView, SpectacularSwaggerView
 
 from envs.views_errors import json_not_found
 
+# Legacy mode answers /v1 as openai/gym-http-api did (envs/legacy/).
+API_URLCONF = "envs.legacy.urls" if settings.GYMAPI_LEGACY_API else "envs.urls"
+
 urlpatterns = [
-    path("v1/", include("envs.urls")),
+    path("v1/", include(API_URLCONF)),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
