@@ -19,11 +19,15 @@ from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler  # noqa: 
 # thread hop under ASGI. Only paths under STATIC_URL are intercepted.
 http_app = ASGIStaticFilesHandler(django_asgi_app)
 
+from django.conf import settings  # noqa: E402
+
 from envs.fastpath import FastPath  # noqa: E402
 
 # Step and reset, the routes agents call millions of times, skip Django's
 # per-request machinery; they are answered by the same services (envs/fastpath.py).
-http_app = FastPath(http_app)
+# Not in legacy mode, whose step and reset answer and fail in the older API's shapes.
+if not settings.GYMAPI_LEGACY_API:
+    http_app = FastPath(http_app)
 
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
