@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import msgpack
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 QUICK = os.getenv("BENCH_QUICK", "0") not in ("", "0")
 ROUNDS = int(os.getenv("BENCH_ROUNDS", "1" if QUICK else "3"))
@@ -179,7 +181,12 @@ def rest_step_rate(server, seconds, env_id="CartPole-v1", headers=JSON_HEADERS):
             raise RuntimeError(f"step: {response.status} {body[:300]!r}")
         steps += 1
         size += len(body)
-        if b'"terminated":true' in body or b'"truncated":true' in body:
+        if response.getheader("Content-Type") == MSGPACK:
+            answer = msgpack.unpackb(body)
+            over = answer["terminated"] or answer["truncated"]
+        else:
+            over = b'"terminated":true' in body or b'"truncated":true' in body
+        if over:
             request(conn, "POST", reset_path, {})
     rate = steps / (time.perf_counter() - start)
     conn.close()

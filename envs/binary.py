@@ -65,9 +65,12 @@ def encode_value(value):
     return repr(value)
 
 
-def dumps(body):
-    """A body already made of ``encode_value``'s output (or plain data), as msgpack bytes."""
-    return msgpack.packb(body, use_bin_type=True)
+def dumps(body, default=None):
+    """A body already made of ``encode_value``'s output (or plain data), as msgpack bytes.
+
+    ``default`` turns what msgpack does not know into what it does.
+    """
+    return msgpack.packb(body, use_bin_type=True, default=default)
 
 
 def _read_ndarray(mapping):

@@ -8,11 +8,12 @@ numbers: README, Performance). This ASGI app sits in front of Django and
 answers those two routes itself, with the same serializers, services, codec,
 renderer and error handler as the DRF views, in one hop to a worker thread.
 
-It only takes requests it answers exactly as Django would: a JSON body (or
-none), an ``Accept`` that DRF would answer with JSON, no query string, an
-allowed host, plain HTTP or no HTTPS-only settings. Anything else (another
-media type, a body orjson will not read, ``?format=``...) goes on to Django
-untouched, with its body replayed.
+It only takes requests it answers exactly as Django would: a JSON or msgpack
+body (or none), an ``Accept`` that DRF would answer with JSON or with msgpack
+alone, no query string, an allowed host, plain HTTP or no HTTPS-only settings.
+Anything else (another media type, a body that will not parse, ``?format=``...)
+goes on to Django untouched, with its body replayed, so errors are worded in
+one place.
 """
 
 import asyncio
@@ -25,9 +26,9 @@ from django.conf import settings
 from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
-from . import services
+from . import binary, services, spaces
 from .errors import exception_handler
-from .renderers import render_json
+from .renderers import render_json, render_msgpack
 from .serializers import ResetRequest, StepRequest
 
 # The routes as DefaultRouter spells them (lookup_value_regex "[^/]+", optional slash).
@@ -35,6 +36,7 @@ ROUTE = re.compile(r"^/v1/envs/(?P<instance_id>[^/]+)/(?P<action>step|reset)/?$"
 LONG_NUMBER = re.compile(rb"[0-9]{19}")
 JSON_RANGES = {b"*/*", b"application/*", b"application/json"}
 JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
+MSGPACK = binary.CONTENT_TYPE.encode()
 
 request_logger = logging.getLogger("django.request")
 
@@ -45,7 +47,7 @@ def _validated(serializer_class, data):
     return serializer.validated_data
 
 
-def step(instance_id, data):
+def step(instance_id, data, encode):
     # All StepRequest asks of a parsed JSON body is a non-null "action"; building
     # a serializer per step costs a third of the work here, so it only runs to
     # word the error.
@@ -53,20 +55,25 @@ def step(instance_id, data):
         action = data["action"]
     else:
         action = _validated(StepRequest, data)["action"]
-    return services.env_step(instance_id=instance_id, action=action)
+    return services.env_step(instance_id=instance_id, action=action, encode=encode)
 
 
-def reset(instance_id, data):
-    return services.env_reset(instance_id=instance_id, **_validated(ResetRequest, data))
+def reset(instance_id, data, encode):
+    return services.env_reset(instance_id=instance_id, **_validated(ResetRequest, data), encode=encode)
 
 
 ACTIONS = {"step": step, "reset": reset}
 
 
-def answer(action, instance_id, data):
+# What a response is written in: (value encoder, renderer).
+CODECS = {False: (spaces.encode_value, render_json), True: (binary.encode_value, render_msgpack)}
+
+
+def answer(action, instance_id, data, as_msgpack=False):
     """Run one action as the DRF view would (in a worker thread): (status, body, extra headers)."""
+    encode, render = CODECS[as_msgpack]
     try:
-        return 200, render_json(ACTIONS[action](instance_id, data)), []
+        return 200, render(ACTIONS[action](instance_id, data, encode)), []
     except Exception as error:  # shaped by the one handler, like DRF's handle_exception
         response = exception_handler(error, {"view": f"fast path {action}"})
         headers = [
@@ -74,7 +81,7 @@ def answer(action, instance_id, data):
             for name, value in response.headers.items()
             if name.lower() != "content-type"
         ]
-        return response.status_code, render_json(response.data), headers
+        return response.status_code, render(response.data), headers
     finally:
         release_connections()
 
@@ -121,8 +128,11 @@ class FastPath:
 
     def __init__(self, app):
         self.app = app
-        self.headers = [(b"content-type", b"application/json"), (b"vary", b"Accept"), (b"allow", b"POST, OPTIONS")]
-        self.headers += _security_headers()
+        common = [(b"vary", b"Accept"), (b"allow", b"POST, OPTIONS")] + _security_headers()
+        self.headers = {
+            False: [(b"content-type", b"application/json")] + common,
+            True: [(b"content-type", MSGPACK)] + common,
+        }
         allowed = settings.ALLOWED_HOSTS
         if settings.DEBUG and not allowed:
             allowed = [".localhost", "127.0.0.1", "[::1]"]
@@ -135,9 +145,10 @@ class FastPath:
         if scope["type"] != "http" or scope["method"] != "POST":
             return await self.app(scope, receive, send)
         match = ROUTE.match(scope["path"])
-        json_body = None if match is None else self.takes(scope)
-        if json_body is None:
+        taken = None if match is None else self.takes(scope)
+        if taken is None:
             return await self.app(scope, receive, send)
+        body_type, as_msgpack = taken
 
         chunks, more = [], True
         while more:
@@ -147,27 +158,34 @@ class FastPath:
             chunks.append(message.get("body", b""))
             more = message.get("more_body", False)
         body = b"".join(chunks)
-        if body and not json_body:  # a body without a content type: Django's 415
+        if body and body_type is None:  # a body without a content type: Django's 415
             return await self.app(scope, _replay(body, receive), send)
-        if LONG_NUMBER.search(body):  # orjson would read an integer beyond 64 bits as a float
-            return await self.app(scope, _replay(body, receive), send)
-        try:
-            data = orjson.loads(body) if body else None
-        except orjson.JSONDecodeError:  # Django's parse error, or JSON orjson does not take
-            return await self.app(scope, _replay(body, receive), send)
+        if body_type == MSGPACK:
+            try:
+                data = binary.loads(body) if body else None
+            except binary.DecodeError:  # Django's parser words the error
+                return await self.app(scope, _replay(body, receive), send)
+        else:
+            if LONG_NUMBER.search(body):  # orjson would read an integer beyond 64 bits as a float
+                return await self.app(scope, _replay(body, receive), send)
+            try:
+                data = orjson.loads(body) if body else None
+            except orjson.JSONDecodeError:  # Django's parse error, or JSON orjson does not take
+                return await self.app(scope, _replay(body, receive), send)
 
         status, content, extra = await asyncio.get_running_loop().run_in_executor(
-            None, answer, match["action"], match["instance_id"], data
+            None, answer, match["action"], match["instance_id"], data, as_msgpack
         )
         if status >= 400:  # as Django's log_response does
             log = request_logger.error if status >= 500 else request_logger.warning
             log("%s: %s", HTTPStatus(status).phrase, scope["path"])
-        headers = self.headers + extra + [(b"content-length", str(len(content)).encode())]
+        headers = self.headers[as_msgpack] + extra + [(b"content-length", str(len(content)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
     def takes(self, scope):
-        """None when Django might answer otherwise; else whether the body is declared JSON."""
+        """None when Django might answer otherwise; else ``(body type, answer in msgpack)``,
+        the body type being ``b"application/json"``, ``MSGPACK`` or None (undeclared)."""
         if self.https_settings:
             return None
         host = content_type = accept = None
@@ -180,13 +198,20 @@ class FastPath:
                 accept = value
         if scope.get("query_string"):  # ?format=... and friends
             return None
-        if content_type is not None and content_type.lower() not in JSON_TYPES:
-            return None
+        if content_type is not None:
+            content_type = content_type.lower()
+            if content_type in JSON_TYPES:
+                content_type = b"application/json"
+            elif content_type != MSGPACK:
+                return None
+        as_msgpack = False
         if accept is not None and not _accepts_json(accept):
-            return None
+            if accept.strip().lower() != MSGPACK:
+                return None
+            as_msgpack = True
         if host is None or not self.host_allowed(host):
             return None
-        return content_type is not None
+        return content_type, as_msgpack
 
     def host_allowed(self, host):
         allowed = self.valid_hosts.get(host)

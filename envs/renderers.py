@@ -1,4 +1,4 @@
-"""JSON bodies through orjson: the API's renderer, and the fast path's.
+"""The API's renderers: JSON through orjson (the default), and msgpack.
 
 orjson writes the same JSON as DRF's JSONRenderer (compact, UTF-8, strict: no
 NaN) several times faster. Values orjson does not take natively go through
@@ -8,9 +8,12 @@ it refuses (integers beyond 64 bits, non-string keys, an indent asked for in
 shortest form that reads back exactly (``1e-05`` may come out as ``1e-5``).
 """
 
+import numpy as np
 import orjson
-from rest_framework.renderers import JSONRenderer
+from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.utils.encoders import JSONEncoder
+
+from . import binary
 
 _ENCODER = JSONEncoder()
 _OPTIONS = orjson.OPT_PASSTHROUGH_DATETIME  # datetimes as DRF spells them ("...Z")
@@ -39,3 +42,34 @@ class ORJSONRenderer(JSONRenderer):
         if self.get_indent(accepted_media_type, renderer_context or {}) is not None:
             return super().render(data, accepted_media_type, renderer_context)
         return render_json(data)
+
+
+def _msgpack_default(value):
+    # Arrays a view left raw, then what DRF's JSON encoder knows (dates, UUIDs,
+    # decimals, lazy strings), as the JSON body would spell them.
+    if isinstance(value, (np.ndarray, np.generic)):
+        return binary.encode_value(value)
+    return _ENCODER.default(value)
+
+
+def render_msgpack(data):
+    """``data`` as a msgpack body; None gives an empty body."""
+    if data is None:
+        return b""
+    return binary.dumps(data, default=_msgpack_default)
+
+
+class MsgpackRenderer(BaseRenderer):
+    """``Accept: application/msgpack``: the JSON body's twin, arrays as raw bytes (``envs.binary``).
+
+    The views encode values for it with ``envs.binary.encode_value`` (see
+    ``envs.views.value_encoder``); everything else is the same data as in JSON.
+    """
+
+    media_type = binary.CONTENT_TYPE
+    format = "msgpack"
+    charset = None
+    render_style = "binary"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return render_msgpack(data)

@@ -9,7 +9,7 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from . import rendering, selectors, services
+from . import binary, rendering, selectors, services
 from .registry import registry_list
 from .serializers import (
     ContainsRequest,
@@ -29,6 +29,7 @@ from .serializers import (
     StepRequest,
     StepResponse,
 )
+from .spaces import encode_value
 
 ERRORS = {
     400: OpenApiResponse(ErrorResponse, description="Invalid input; the environment is unchanged."),
@@ -43,6 +44,14 @@ def validated(serializer_class, request):
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+def value_encoder(request):
+    """How this response spells observations and actions: JSON values by default,
+    raw arrays when the client asked for msgpack."""
+    if request.accepted_renderer.media_type == binary.CONTENT_TYPE:
+        return binary.encode_value
+    return encode_value
 
 
 class JSONErrors(BaseContentNegotiation):
@@ -88,13 +97,15 @@ class EnvViewSet(viewsets.ViewSet):
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
         data = validated(ResetRequest, request)
-        return Response(services.env_reset(instance_id=instance_id, **data))
+        return Response(services.env_reset(instance_id=instance_id, **data, encode=value_encoder(request)))
 
     @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS})
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):
         data = validated(StepRequest, request)
-        return Response(services.env_step(instance_id=instance_id, action=data["action"]))
+        return Response(
+            services.env_step(instance_id=instance_id, action=data["action"], encode=value_encoder(request))
+        )
 
     @extend_schema(summary="Describe the action space", responses={200: SpaceResponse, **ERRORS})
     @action(detail=True, methods=["get"])
@@ -109,7 +120,7 @@ class EnvViewSet(viewsets.ViewSet):
     @extend_schema(summary="Sample a random action", responses={200: SampleResponse, **ERRORS})
     @action(detail=True, methods=["get"], url_path="action_space/sample")
     def action_space_sample(self, request, instance_id):
-        return Response({"action": services.action_sample(instance_id=instance_id)})
+        return Response({"action": services.action_sample(instance_id=instance_id, encode=value_encoder(request))})
 
     @extend_schema(
         summary="Is x a member of the action space?", request=ContainsRequest, responses={200: ContainsResponse, **ERRORS}

@@ -136,10 +136,12 @@ MEDIA_ROOT = Path(os.getenv("MEDIA_ROOT", str(BASE_DIR / "media")))
 REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "envs.renderers.ORJSONRenderer",
+        "envs.renderers.MsgpackRenderer",
         "rest_framework.renderers.BrowsableAPIRenderer",
     ],
-    # JSON only: an action sent as a form field would arrive as a string.
-    "DEFAULT_PARSER_CLASSES": ["envs.parsers.JSONParser"],
+    # JSON (the default) and msgpack, both by content negotiation; no forms: an
+    # action sent as a form field would arrive as a string.
+    "DEFAULT_PARSER_CLASSES": ["envs.parsers.JSONParser", "envs.parsers.MsgpackParser"],
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,

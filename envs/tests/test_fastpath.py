@@ -10,6 +10,7 @@ import json
 import re
 import uuid
 
+import msgpack
 import pytest
 
 from envs.models import Episode
@@ -141,6 +142,38 @@ async def test_it_answers_other_media_types_and_queries_as_django_does(apps, hea
     ids = await pair(apps)
     await both(apps, ids, "reset", b"{}")
     await both(apps, ids, "step", b'{"action": 1}', headers=headers, query=query)
+
+
+MSGPACK = "application/msgpack"
+
+
+@pytest.mark.parametrize(
+    "action, body, headers",
+    [
+        ("step", msgpack.packb({"action": 1}), {"content-type": MSGPACK, "accept": MSGPACK}),
+        ("step", msgpack.packb({"action": 1}), {"content-type": MSGPACK}),
+        ("step", b'{"action": 1}', {**JSON, "accept": MSGPACK}),
+        ("step", msgpack.packb({"action": 7}), {"content-type": MSGPACK, "accept": MSGPACK}),
+        ("step", b"\xc1", {"content-type": MSGPACK, "accept": MSGPACK}),
+        ("step", msgpack.packb([1]), {"content-type": MSGPACK, "accept": MSGPACK}),
+        ("step", msgpack.packb({"action": 1}), {"content-type": MSGPACK, "accept": f"{MSGPACK}, */*"}),
+        ("reset", msgpack.packb({"seed": 4}), {"content-type": MSGPACK, "accept": MSGPACK}),
+        ("reset", b"", {"accept": MSGPACK}),
+    ],
+)
+async def test_it_answers_msgpack_as_django_does(apps, action, body, headers):
+    ids = await pair(apps)
+    await both(apps, ids, "reset", b"{}")
+    answers = []
+    for name, app in apps.items():
+        answer = await call(app, "POST", f"/v1/envs/{ids[name]}/{action}/", body, headers)
+        answers.append(normalized(answer, ids[name]))
+    assert answers[0] == answers[1]
+    status, response_headers, content = answers[0]
+    wants_msgpack = headers.get("accept", "").startswith(MSGPACK)  # DRF honours the first listed
+    assert response_headers["content-type"] == (MSGPACK if wants_msgpack else "application/json")
+    answer = msgpack.unpackb(content) if wants_msgpack else json.loads(content)
+    assert set(answer) >= ({"observation"} if status == 200 else {"detail", "code"})
 
 
 async def test_it_answers_unknown_and_closed_instances_as_django_does(apps):
