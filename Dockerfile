@@ -11,6 +11,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     DEBUG=0 \
     ALLOWED_HOSTS=* \
     DATABASE_URL=sqlite:////data/db.sqlite3 \
+    MEDIA_ROOT=/data/media \
     MUJOCO_GL=egl
 
 WORKDIR /app
