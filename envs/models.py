@@ -16,6 +16,14 @@ class EnvInstanceQuerySet(models.QuerySet):
     def active(self):
         return self.filter(status=InstanceStatus.ACTIVE)
 
+    def singles(self):
+        """Instances of one environment (``/v1/envs/``)."""
+        return self.filter(num_envs__isnull=True)
+
+    def vectors(self):
+        """Vector instances of ``num_envs`` sub-environments (``/v1/vector_envs/``)."""
+        return self.filter(num_envs__isnull=False)
+
     def mark_lost(self, *, keep_ids=()):
         """Mark active instances lost, except those still live in this process."""
         return (
@@ -32,6 +40,9 @@ class EnvInstance(models.Model):
     kwargs = models.JSONField(default=dict, blank=True, help_text="Keyword arguments given to gym.make.")
     seed = models.BigIntegerField(null=True, blank=True, help_text="Seed given at creation, if any.")
     max_episode_steps = models.PositiveIntegerField(null=True, blank=True)
+    num_envs = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Sub-environments of a vector instance; empty for a single environment."
+    )
     status = models.CharField(
         max_length=16, choices=InstanceStatus.choices, default=InstanceStatus.ACTIVE, db_index=True
     )
@@ -50,7 +61,10 @@ class EnvInstance(models.Model):
 
 class Episode(models.Model):
     instance = models.ForeignKey(EnvInstance, on_delete=models.CASCADE, related_name="episodes")
-    number = models.PositiveIntegerField(help_text="1 for the instance's first episode.")
+    sub_env = models.PositiveIntegerField(
+        default=0, help_text="The sub-environment of a vector instance it ran in; 0 for a single environment."
+    )
+    number = models.PositiveIntegerField(help_text="1 for the instance's (or sub-environment's) first episode.")
     seed = models.BigIntegerField(null=True, blank=True, help_text="Seed given to this episode's reset, if any.")
     started_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -60,11 +74,14 @@ class Episode(models.Model):
     truncated = models.BooleanField(default=False)
 
     class Meta:
-        ordering = ["instance", "number"]
-        constraints = [models.UniqueConstraint(fields=["instance", "number"], name="unique_episode_number")]
+        ordering = ["instance", "sub_env", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "sub_env", "number"], name="unique_episode_number_per_sub_env")
+        ]
 
     def __str__(self):
-        return f"episode {self.number} of {self.instance_id}"
+        where = f" (sub-env {self.sub_env})" if self.sub_env else ""
+        return f"episode {self.number} of {self.instance_id}{where}"
 
     @property
     def outcome(self):
