@@ -33,7 +33,7 @@ def test_it_describes_a_box_with_flat_finite_bounds(legacy, cartpole):
 
 
 def test_it_flattens_the_bounds_of_a_box_of_any_shape():
-    box = spaces.Box(low=np.array([[0, -np.inf], [1, 2]]), high=np.array([[1, 0], [np.inf, 3]]), dtype=np.float32)
+    box = spaces.Box(low=np.float32([[0, -np.inf], [1, 2]]), high=np.float32([[1, 0], [np.inf, 3]]))
 
     info = legacy_info(describe_space(box))
 
