@@ -1,5 +1,6 @@
 """ASGI entry point: HTTP through Django (step and reset through a fast path), WebSockets through Channels (step sockets through envs/step_socket.py)."""
 
+import gc
 import logging
 import os
 import threading
@@ -64,3 +65,10 @@ _mark_lost_at_startup()
 # (open) access as /v1.
 # The step sockets (envs/step_socket.py) are plain ASGI; watching goes through Channels.
 application = ProtocolTypeRouter({"http": http_app, "websocket": StepSocketApp(URLRouter(websocket_urlpatterns))})
+
+# Everything imported so far (Django, Gymnasium, numpy, the apps) lives as long
+# as the process: take it out of the cyclic collector's sight. Encoding an
+# image observation as JSON builds tens of thousands of lists, which triggers
+# full collections; with this heap frozen each costs a fraction (a Pong step's
+# JSON encoding: 25 ms -> 4 ms).
+gc.freeze()
