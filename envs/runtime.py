@@ -3,7 +3,9 @@
 Everything else reaches an environment through ``runtime`` and the narrow
 ``LiveEnv`` interface (reset, step, render, sample, close, spaces), so that
 another backend (a worker process, a remote host) can hold environments later
-without touching views or services.
+without touching views or services. Vector environments
+(``gymnasium.vector.VectorEnv``) are held the same way, as ``LiveVectorEnv``,
+in a table of their own: an id is either one kind or the other.
 
 A Gymnasium environment is not thread-safe: every call on one instance runs
 under that instance's lock, so an env object is only ever used from one thread
@@ -12,14 +14,25 @@ at a time. Different instances run concurrently.
 
 import threading
 import time
+from typing import NamedTuple
 
 import gymnasium as gym
+import numpy as np
+from gymnasium.vector import AutoresetMode
 from gymnasium.wrappers import RecordVideo
 
 from .errors import EnvError, ResetNeeded
 
 
-class LiveEnv:
+class _GuardedCalls:
+    def _call(self, what, function, *args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except Exception as error:
+            raise EnvError(f"{self.env_id} raised {type(error).__name__} in {what}: {error}") from error
+
+
+class LiveEnv(_GuardedCalls):
     """One live environment and the bookkeeping of its current episode."""
 
     def __init__(self, instance_id, env, seed=None):
@@ -63,12 +76,6 @@ class LiveEnv:
     @property
     def metadata(self):
         return self._env.metadata
-
-    def _call(self, what, function, *args, **kwargs):
-        try:
-            return function(*args, **kwargs)
-        except Exception as error:
-            raise EnvError(f"{self.env_id} raised {type(error).__name__} in {what}: {error}") from error
 
     def reset(self, *, seed=None, options=None):
         """Start a new episode; returns ``(observation, info)``."""
@@ -178,11 +185,215 @@ class LiveEnv:
                 pass
 
 
+class FinishedEpisode(NamedTuple):
+    """A sub-environment's episode that ended (or was interrupted), waiting to be recorded."""
+
+    sub_env: int
+    number: int
+    seed: int | None
+    started: float  # time.time()
+    ended: float
+    steps: int
+    total_reward: float
+    terminated: bool
+    truncated: bool
+
+
+class LiveVectorEnv(_GuardedCalls):
+    """One live ``gymnasium.vector.VectorEnv`` and the bookkeeping of each sub-environment's episode.
+
+    Sub-environments reset themselves (Gymnasium's autoreset). In the
+    ``NEXT_STEP`` mode, ``gym.make_vec``'s default, a sub-environment whose
+    episode ended (terminated or truncated) is reset by the next step instead
+    of stepped: that step's action for it is ignored, its reward is 0 and its
+    observation is the new episode's first. That step belongs to no episode,
+    so it is not counted. In the ``SAME_STEP`` mode the new episode starts in
+    the very step the old one ended.
+
+    Counters live here, in numpy arrays, and nothing is written per step: the
+    episodes that end are appended to ``finished`` for ``recording`` to write.
+    """
+
+    MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+
+    def __init__(self, instance_id, env, *, vectorization_mode, seed=None):
+        self.instance_id = instance_id
+        self._env = env
+        self.lock = threading.RLock()
+        self.env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
+        self.num_envs = env.num_envs
+        self.vectorization_mode = vectorization_mode
+        self.autoreset_mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        if self.autoreset_mode not in self.MODES:
+            raise EnvError(f"{self.env_id}'s vector environment resets in the {self.autoreset_mode} mode, not served here.")
+        self.action_space = env.action_space
+        self.observation_space = env.observation_space
+        self.single_action_space = env.single_action_space
+        self.single_observation_space = env.single_observation_space
+        # As for one environment: the creation seed seeds the first reset and the action space.
+        self._pending_seed = seed
+        if seed is not None:
+            self.action_space.seed(seed)
+        self.closed = False
+        self.needs_reset = True
+        self.steps = 0  # vector steps since creation
+        count = self.num_envs
+        self.episode_numbers = np.zeros(count, dtype=np.int64)
+        self.episode_steps = np.zeros(count, dtype=np.int64)
+        self.episode_returns = np.zeros(count, dtype=np.float64)
+        self.episode_seeds = [None] * count
+        self.episode_started = [0.0] * count
+        # NEXT_STEP: the sub-environments whose episode ended in the last step,
+        # which the next step resets instead of stepping.
+        self.autoresetting = np.zeros(count, dtype=bool)
+        self.finished = []  # FinishedEpisode records not written yet
+        self.version = 0
+        self.last_used = time.monotonic()
+
+    @property
+    def spec(self):
+        return self._env.spec
+
+    @property
+    def metadata(self):
+        return self._env.metadata
+
+    def reset(self, *, seed=None, options=None):
+        """Reset every sub-environment; returns the batched ``(observation, info)``.
+
+        An int ``seed`` seeds sub-environment ``i`` with ``seed + i`` (Gymnasium's
+        rule for ``SyncVectorEnv``; a vector entry point seeds its one generator
+        with ``seed``). Episodes still running are ended as interrupted.
+        """
+        with self.lock:
+            if seed is None:
+                seed = self._pending_seed
+            observation, info = self._call("reset", self._env.reset, seed=seed, options=options)
+            self._pending_seed = None
+            now = time.time()
+            self._interrupt_running(now)
+            self.needs_reset = False
+            self.episode_numbers += 1
+            self.episode_steps[:] = 0
+            self.episode_returns[:] = 0.0
+            self.episode_seeds = self._seeds_of(seed)
+            self.episode_started = [now] * self.num_envs
+            self.autoresetting[:] = False
+            self.last_used = time.monotonic()
+            self.version += 1
+            return observation, info
+
+    def step(self, action):
+        """Advance every sub-environment one step; returns Gymnasium's batched five-tuple.
+
+        ``action`` must already be a member of the batched action space: the
+        codec decodes and checks it before it gets here.
+        """
+        with self.lock:
+            if self.needs_reset:
+                raise ResetNeeded("The vector environment has not been reset: call reset before the first step.")
+            observation, reward, terminated, truncated, info = self._call("step", self._env.step, action)
+            now = time.time()
+            rewards = np.asarray(reward, dtype=np.float64)
+            done = np.logical_or(terminated, truncated)
+            restarted = self.autoresetting
+            if restarted.any():  # NEXT_STEP: these were reset, not stepped
+                self._start_episodes(np.flatnonzero(restarted), now)
+                stepped = ~restarted
+                self.episode_steps[stepped] += 1
+                self.episode_returns[stepped] += rewards[stepped]
+            else:
+                self.episode_steps += 1
+                self.episode_returns += rewards
+            if done.any():
+                ended = np.flatnonzero(done)
+                self.finished.extend(
+                    FinishedEpisode(
+                        int(i), int(self.episode_numbers[i]), self.episode_seeds[i], self.episode_started[i], now,
+                        int(self.episode_steps[i]), float(self.episode_returns[i]),
+                        bool(terminated[i]), bool(truncated[i]),
+                    )
+                    for i in ended
+                )
+                if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                    self._start_episodes(ended, now)
+            if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+                self.autoresetting = done
+            self.steps += 1
+            self.last_used = time.monotonic()
+            self.version += 1
+            return observation, reward, terminated, truncated, info
+
+    def _seeds_of(self, seed):
+        """Each sub-environment's seed from a reset's: ``seed + i`` as ``SyncVectorEnv``
+        gives them; a vector entry point seeds its one generator with ``seed``."""
+        if seed is None:
+            return [None] * self.num_envs
+        if self.vectorization_mode == "sync":
+            return [seed + i for i in range(self.num_envs)]
+        return [seed] * self.num_envs
+
+    def _start_episodes(self, indices, now):
+        self.episode_numbers[indices] += 1
+        self.episode_steps[indices] = 0
+        self.episode_returns[indices] = 0.0
+        for i in indices:
+            self.episode_seeds[i] = None
+            self.episode_started[i] = now
+
+    def _interrupt_running(self, now):
+        """End the episodes that are running (begun and not ended) as interrupted."""
+        for i in range(self.num_envs):
+            if self.episode_numbers[i] and not self.autoresetting[i]:
+                self.finished.append(
+                    FinishedEpisode(
+                        i, int(self.episode_numbers[i]), self.episode_seeds[i], self.episode_started[i], now,
+                        int(self.episode_steps[i]), float(self.episode_returns[i]), False, False,
+                    )
+                )
+
+    def take_finished(self):
+        """The episodes ended since the last call, oldest first; the list is emptied."""
+        with self.lock:
+            finished, self.finished = self.finished, []
+            return finished
+
+    def running_episodes(self):
+        """Each sub-environment's current episode: ``[{"sub_env", "number", "steps", "return", "ended"}]``;
+        ``ended``: it ended in the last step, and the next step starts the next one."""
+        with self.lock:
+            numbers, steps, returns = self.episode_numbers.tolist(), self.episode_steps.tolist(), self.episode_returns.tolist()
+            autoresetting = self.autoresetting.tolist()
+        return [
+            {"sub_env": i, "number": numbers[i], "steps": steps[i], "return": returns[i], "ended": autoresetting[i]}
+            for i in range(self.num_envs)
+        ]
+
+    def sample_action(self):
+        with self.lock:
+            return self.action_space.sample()
+
+    def close(self, *, interrupt=True):
+        """Close the vector environment; with ``interrupt``, running episodes
+        are ended as interrupted first (in ``finished``)."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            if interrupt and not self.needs_reset:
+                self._interrupt_running(time.time())
+            try:
+                self._env.close()
+            except Exception:  # closing must never keep an instance alive
+                pass
+
+
 class Runtime:
     """The process-local table of live environments, keyed by instance id (str)."""
 
     def __init__(self):
         self._envs = {}
+        self._vectors = {}
         self._lock = threading.Lock()
 
     def create(self, instance_id, env_id, *, render_mode=None, kwargs=None, max_episode_steps=None, seed=None):
@@ -217,9 +428,53 @@ class Runtime:
     def ids(self):
         return list(self._envs)
 
+    def create_vector(self, instance_id, env_id, *, num_envs, kwargs=None, max_episode_steps=None, seed=None):
+        """Build a vector environment with ``gym.make_vec`` and hold it under ``instance_id``.
+
+        Gymnasium's own vectorized implementation when the environment has one
+        (its spec's ``vector_entry_point``: CartPole's steps all sub-environments
+        in one numpy operation), else ``SyncVectorEnv``, sub-environments
+        stepped one after the other in this process. Never ``async``: environments
+        live in this process, not in subprocesses.
+        """
+        options = dict(kwargs or {})
+        if max_episode_steps is not None:
+            options["max_episode_steps"] = max_episode_steps
+        try:
+            spec = gym.spec(env_id)
+            mode = "vector_entry_point" if spec.vector_entry_point is not None else "sync"
+            env = gym.make_vec(env_id, num_envs, vectorization_mode=mode, **options)
+        except Exception as error:
+            raise EnvError(f"{env_id} could not be created as a vector environment: {type(error).__name__}: {error}") from error
+        try:
+            live = LiveVectorEnv(str(instance_id), env, vectorization_mode=mode, seed=seed)
+        except BaseException:
+            env.close()
+            raise
+        with self._lock:
+            self._vectors[live.instance_id] = live
+        return live
+
+    def get_vector(self, instance_id):
+        """The live vector environment for ``instance_id``, or None."""
+        return self._vectors.get(str(instance_id))
+
+    def remove_vector(self, instance_id, *, interrupt=True):
+        """Close a vector environment and forget it. Returns it, or None."""
+        with self._lock:
+            live = self._vectors.pop(str(instance_id), None)
+        if live is not None:
+            live.close(interrupt=interrupt)
+        return live
+
+    def vector_ids(self):
+        return list(self._vectors)
+
     def close_all(self):
         for instance_id in self.ids():
             self.remove(instance_id)
+        for instance_id in self.vector_ids():
+            self.remove_vector(instance_id)
 
 
 runtime = Runtime()
