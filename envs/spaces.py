@@ -361,9 +361,11 @@ def _numeric_array(data, dtype, path):
 def _shaped(array, shape, path, space):
     if array.shape == shape:
         return array
-    if array.size == int(np.prod(shape)):
-        # A flat list or a bare number for a one-element space: accept it in
-        # the space's shape, as older clients send Pendulum actions as 0.5.
+    if array.size == int(np.prod(shape)) and (array.ndim <= 1 or array.size == 1):
+        # A flat list, or a single value in any nesting: accept it in the
+        # space's shape, as older clients send Pendulum actions as 0.5 and
+        # flattened Box bounds. The same values in another nesting ([[a, b],
+        # [c, d]] for shape [4]) are a mistake, not a layout to guess.
         return array.reshape(shape)
     raise DecodeError(
         path, f"expected shape {list(shape)}, got {list(array.shape)} (space {summarize_space(space)})"

@@ -376,6 +376,15 @@ def test_it_accepts_a_one_element_action_in_another_layout():
         assert decode_value(space, data).shape == (1,)
 
 
+def test_it_accepts_a_flat_list_for_any_shape_but_not_another_nesting():
+    space = spaces.Box(0, 1, (2, 2), np.float32)
+    assert decode_value(space, [0, 1, 1, 0]).shape == (2, 2)
+    with pytest.raises(DecodeError, match=r"expected shape \[2, 2\], got \[4, 1\]"):
+        decode_value(space, [[0], [1], [1], [0]])
+    with pytest.raises(DecodeError, match="expected shape"):
+        decode_value(spaces.Box(0, 1, (4,), np.float32), [[0, 0], [0, 0]])
+
+
 def test_it_reads_non_finite_strings_where_the_bounds_allow_them():
     action = decode_value(spaces.Box(-INF, INF, (2,), np.float64), ["Infinity", "-Infinity"])
     assert action.tolist() == [INF, -INF]
