@@ -34,6 +34,20 @@ class InstanceNotFound(ApiError):
         super().__init__(f"Instance {instance_id} is unknown.")
 
 
+class WrongInstanceKind(ApiError):
+    """A vector instance's id on a /v1/envs/ route, or a single instance's on /v1/vector_envs/."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "wrong_instance_kind"
+
+    def __init__(self, instance_id, *, vector):
+        if vector:
+            message = f"Instance {instance_id} is a vector environment: use /v1/vector_envs/{instance_id}/."
+        else:
+            message = f"Instance {instance_id} is a single environment, not a vector one: use /v1/envs/{instance_id}/."
+        super().__init__(message)
+
+
 class InstanceGone(ApiError):
     """The instance existed but is no longer served (closed, or lost in a restart)."""
 

@@ -7,6 +7,8 @@ counters it reads belong to one consistent moment of the episode.
 """
 
 import time
+from datetime import datetime
+from datetime import timezone as dt_timezone
 
 from django.conf import settings
 from django.utils import timezone
@@ -69,3 +71,45 @@ def episode_closed(live):
     record = getattr(live, "record", None)
     if record is not None and not record.finished:
         _write(live, record, ended=True)
+
+
+# --- vector instances ----------------------------------------------------------
+#
+# A vector instance counts each sub-environment's episode in memory
+# (``LiveVectorEnv``); an episode's row is written once, when it has ended (or
+# was interrupted by a reset or the close), all the episodes of one step in one
+# bulk insert. A running episode has no row: a vector instance lost in a restart
+# keeps only its finished episodes.
+
+
+def _moment(timestamp):
+    return datetime.fromtimestamp(timestamp, tz=dt_timezone.utc)
+
+
+def vector_episodes_write(live, finished):
+    """Write ``finished`` (``FinishedEpisode`` records of ``live``) in one bulk insert."""
+    if not finished or not settings.GYMAPI_RECORD:
+        return
+    Episode.objects.bulk_create(
+        [
+            Episode(
+                instance_id=live.instance_id,
+                sub_env=episode.sub_env,
+                number=episode.number,
+                seed=episode.seed,
+                started_at=_moment(episode.started),
+                ended_at=_moment(episode.ended),
+                steps=episode.steps,
+                total_reward=episode.total_reward,
+                terminated=episode.terminated,
+                truncated=episode.truncated,
+            )
+            for episode in finished
+        ]
+    )
+
+
+def vector_stepped(live):
+    """After a reset or step of a vector instance: write the episodes it ended."""
+    if live.finished:
+        vector_episodes_write(live, live.take_finished())

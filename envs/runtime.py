@@ -271,7 +271,8 @@ class LiveVectorEnv(_GuardedCalls):
             observation, info = self._call("reset", self._env.reset, seed=seed, options=options)
             self._pending_seed = None
             now = time.time()
-            self._interrupt_running(now)
+            if not self.needs_reset:
+                self._interrupt_running(now)
             self.needs_reset = False
             self.episode_numbers += 1
             self.episode_steps[:] = 0
@@ -373,15 +374,20 @@ class LiveVectorEnv(_GuardedCalls):
         with self.lock:
             return self.action_space.sample()
 
-    def close(self, *, interrupt=True):
-        """Close the vector environment; with ``interrupt``, running episodes
-        are ended as interrupted first (in ``finished``)."""
+    def end_episodes(self):
+        """End the running episodes as interrupted (before a close); the next
+        step needs a reset. Returns every episode not taken yet (``take_finished``)."""
+        with self.lock:
+            if not self.needs_reset:
+                self._interrupt_running(time.time())
+                self.needs_reset = True
+            return self.take_finished()
+
+    def close(self):
         with self.lock:
             if self.closed:
                 return
             self.closed = True
-            if interrupt and not self.needs_reset:
-                self._interrupt_running(time.time())
             try:
                 self._env.close()
             except Exception:  # closing must never keep an instance alive
@@ -459,12 +465,12 @@ class Runtime:
         """The live vector environment for ``instance_id``, or None."""
         return self._vectors.get(str(instance_id))
 
-    def remove_vector(self, instance_id, *, interrupt=True):
+    def remove_vector(self, instance_id):
         """Close a vector environment and forget it. Returns it, or None."""
         with self._lock:
             live = self._vectors.pop(str(instance_id), None)
         if live is not None:
-            live.close(interrupt=interrupt)
+            live.close()
         return live
 
     def vector_ids(self):

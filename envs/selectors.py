@@ -4,7 +4,7 @@ import uuid
 
 from django.db.models import Count
 
-from .errors import InstanceNotFound
+from .errors import InstanceNotFound, WrongInstanceKind
 from .models import EnvInstance
 from .registry import render_modes_of, spec_summary
 from .runtime import runtime
@@ -13,8 +13,9 @@ from .spaces import describe_space, encode_float
 
 
 def instance_list_active():
-    """``{instance_id: env_id}`` for every active instance (the seed's shape)."""
-    return {str(pk): env_id for pk, env_id in EnvInstance.objects.active().order_by("created_at").values_list("id", "env_id")}
+    """``{instance_id: env_id}`` for every active instance (the seed's shape); vector ones are listed apart."""
+    instances = EnvInstance.objects.active().singles().order_by("created_at")
+    return {str(pk): env_id for pk, env_id in instances.values_list("id", "env_id")}
 
 
 def instance_detail(*, instance_id):
@@ -70,6 +71,8 @@ def episode_list(*, instance_id, limit):
     instance = EnvInstance.objects.filter(pk=parsed).annotate(episode_count=Count("episodes")).first()
     if instance is None:
         raise InstanceNotFound(instance_id)
+    if instance.num_envs is not None:
+        raise WrongInstanceKind(instance.id, vector=True)
     episodes = list(instance.episodes.order_by("-number")[:limit])
     episodes.reverse()
     rows = [

@@ -165,3 +165,113 @@ class EpisodesResponse(serializers.Serializer):
     status = serializers.CharField()
     count = serializers.IntegerField(help_text="Episodes recorded in all; the list holds the latest of them.")
     episodes = EpisodeRecord(many=True)
+
+
+# --- vector instances (/v1/vector_envs/) ---------------------------------------------
+
+MAX_NUM_ENVS = 256
+
+
+class NumEnvsField(serializers.IntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=1, max_value=MAX_NUM_ENVS, **kwargs)
+
+    def to_internal_value(self, data):
+        # IntegerField would read "5", 5.0 and true as numbers; a count must be an integer.
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class VectorCreateRequest(serializers.Serializer):
+    env_id = serializers.CharField(max_length=200, help_text="A registered id, e.g. CartPole-v1.")
+    num_envs = NumEnvsField(help_text=f"How many sub-environments, 1 to {MAX_NUM_ENVS}.")
+    seed = SeedField(help_text="Seeds the first reset (sub-environment i with seed + i) and the action space's samples.")
+    kwargs = JSONObjectField(
+        required=False, allow_null=True, help_text="Keyword arguments for each sub-environment's constructor."
+    )
+    max_episode_steps = serializers.IntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+
+
+class VectorCreateResponse(serializers.Serializer):
+    instance_id = serializers.UUIDField()
+    num_envs = serializers.IntegerField()
+
+
+class VectorStepRequest(serializers.Serializer):
+    action = serializers.JSONField(
+        help_text="A list of num_envs actions, one per sub-environment, each a member of the single action space."
+    )
+
+
+class VectorStepResponse(serializers.Serializer):
+    observation = serializers.JSONField(help_text="The batched observation: for a Box, an array of num_envs rows.")
+    reward = serializers.ListField(child=serializers.JSONField())
+    terminated = serializers.ListField(child=serializers.BooleanField())
+    truncated = serializers.ListField(child=serializers.BooleanField())
+    info = serializers.DictField(help_text="Batched as Gymnasium batches it: each key a list, with a _key mask.")
+    done = serializers.ListField(child=serializers.BooleanField(), help_text="terminated or truncated.")
+
+
+class SubEnvEpisode(serializers.Serializer):
+    sub_env = serializers.IntegerField()
+    number = serializers.IntegerField(help_text="0 before the first reset.")
+    steps = serializers.IntegerField()
+    ended = serializers.BooleanField(help_text="It ended in the last step; the next step starts the next episode.")
+
+
+SubEnvEpisode._declared_fields["return"] = serializers.JSONField()
+
+
+class BatchedSpaceOutline(serializers.Serializer):
+    name = serializers.CharField()
+    shape = serializers.ListField(child=serializers.IntegerField(), allow_null=True)
+    dtype = serializers.CharField(allow_null=True)
+
+
+class VectorInstanceResponse(serializers.Serializer):
+    instance_id = serializers.UUIDField()
+    env_id = serializers.CharField()
+    num_envs = serializers.IntegerField()
+    vectorization_mode = serializers.ChoiceField(choices=["vector_entry_point", "sync"])
+    autoreset_mode = serializers.CharField(help_text="Gymnasium's AutoresetMode: NextStep.")
+    status = serializers.CharField()
+    created = serializers.DateTimeField()
+    kwargs = serializers.DictField()
+    seed = serializers.IntegerField(allow_null=True)
+    steps = serializers.IntegerField(help_text="Batched steps taken.")
+    needs_reset = serializers.BooleanField()
+    episodes = serializers.IntegerField(help_text="Episodes started so far, all sub-environments together.")
+    sub_envs = SubEnvEpisode(many=True, help_text="Each sub-environment's current episode.")
+    single_action_space = SpaceResponse(help_text="One sub-environment's action space, in full.")
+    single_observation_space = SpaceResponse(help_text="One sub-environment's observation space, in full.")
+    action_space = BatchedSpaceOutline(help_text="The batched action space (in full: GET .../action_space/).")
+    observation_space = BatchedSpaceOutline(help_text="The batched observation space (in full: GET .../observation_space/).")
+    spec = serializers.DictField()
+
+
+class VectorSpaceResponse(serializers.Serializer):
+    num_envs = serializers.IntegerField()
+    single = SpaceResponse(help_text="One sub-environment's space.")
+    batched = SpaceResponse(help_text="The space of the batch, as Gymnasium's batch_space builds it.")
+
+
+class VectorSampleResponse(serializers.Serializer):
+    action = serializers.ListField(child=serializers.JSONField(), help_text="One action per sub-environment.")
+
+
+class VectorEpisodesQuery(EpisodesQuery):
+    sub_env = serializers.IntegerField(min_value=0, required=False, help_text="Only this sub-environment's.")
+
+
+class VectorEpisodeRecord(EpisodeRecord):
+    sub_env = serializers.IntegerField()
+
+
+class VectorEpisodesResponse(serializers.Serializer):
+    instance_id = serializers.UUIDField()
+    env_id = serializers.CharField()
+    num_envs = serializers.IntegerField()
+    status = serializers.CharField()
+    count = serializers.IntegerField(help_text="Episodes recorded in all (of the sub-environment asked for).")
+    episodes = VectorEpisodeRecord(many=True)

@@ -14,7 +14,7 @@ from django.utils import timezone
 from monitor import broadcast
 
 from . import recording, registry
-from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput
+from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, InstanceStatus
 from .runtime import runtime
 from .spaces import DecodeError, decode_value, encode_value, summarize_space
@@ -38,10 +38,18 @@ def live_get(instance_id):
     live = runtime.get(instance_id)
     if live is not None and not live.closed:
         return live
+    instance_not_live(instance_id, vector=False)
+
+
+def instance_not_live(instance_id, *, vector):
+    """Raise the error for an id that is not live in this process as that kind
+    (``vector``: a vector instance): 404 unknown or of the other kind, else 410."""
     parsed = _parse_id(instance_id)
     instance = EnvInstance.objects.filter(pk=parsed).first()
     if instance is None:
         raise InstanceNotFound(instance_id)
+    if (instance.num_envs is not None) != vector:
+        raise WrongInstanceKind(parsed, vector=not vector)
     if instance.status == InstanceStatus.ACTIVE:
         # Recorded as active but not live here: a previous process held it.
         if EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost():
@@ -169,5 +177,6 @@ def instances_mark_lost():
 
     Called once when the server starts: environments live in one process, so
     any instance still recorded active then belongs to a process that is gone.
+    Vector instances too.
     """
-    return EnvInstance.objects.mark_lost(keep_ids=runtime.ids())
+    return EnvInstance.objects.mark_lost(keep_ids=runtime.ids() + runtime.vector_ids())

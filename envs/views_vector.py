@@ -1,0 +1,104 @@
+"""The /v1/vector_envs/ API: batched vector environments. Each action validates
+its body, calls one function of ``envs/vector.py`` and returns what it gives."""
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from . import vector
+from .serializers import (
+    ResetRequest,
+    ResetResponse,
+    VectorCreateRequest,
+    VectorCreateResponse,
+    VectorEpisodesQuery,
+    VectorEpisodesResponse,
+    VectorInstanceResponse,
+    VectorSampleResponse,
+    VectorSpaceResponse,
+    VectorStepRequest,
+    VectorStepResponse,
+)
+from .views import ERRORS, validated
+
+
+class VectorEnvViewSet(viewsets.ViewSet):
+    """Vector instances: num_envs sub-environments created, reset and stepped as one batch."""
+
+    lookup_field = "instance_id"
+    lookup_value_regex = "[^/]+"
+
+    @extend_schema(
+        summary="List active vector instances",
+        responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{instance_id: {env_id, num_envs}}")},
+    )
+    def list(self, request):
+        return Response(vector.vector_list_active())
+
+    @extend_schema(
+        summary="Create a vector instance",
+        request=VectorCreateRequest,
+        responses={201: VectorCreateResponse, 400: ERRORS[400]},
+    )
+    def create(self, request):
+        data = validated(VectorCreateRequest, request)
+        instance = vector.vector_create(**data)
+        return Response({"instance_id": str(instance.id), "num_envs": instance.num_envs}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Describe a vector instance", responses={200: VectorInstanceResponse, **ERRORS})
+    def retrieve(self, request, instance_id):
+        return Response(vector.vector_detail(instance_id=instance_id))
+
+    @extend_schema(summary="Close and remove a vector instance", responses={204: None, **ERRORS})
+    def destroy(self, request, instance_id):
+        vector.vector_close(instance_id=instance_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+    @extend_schema(
+        summary="Reset every sub-environment", request=ResetRequest, responses={200: ResetResponse, **ERRORS}
+    )
+    @action(detail=True, methods=["post"])
+    def reset(self, request, instance_id):
+        data = validated(ResetRequest, request)
+        return Response(vector.vector_reset(instance_id=instance_id, **data))
+
+    @extend_schema(
+        summary="Step with one action per sub-environment",
+        request=VectorStepRequest,
+        responses={200: VectorStepResponse, **ERRORS},
+    )
+    @action(detail=True, methods=["post"])
+    def step(self, request, instance_id):
+        data = validated(VectorStepRequest, request)
+        return Response(vector.vector_step(instance_id=instance_id, action=data["action"]))
+
+    @extend_schema(summary="Describe the single and batched action spaces", responses={200: VectorSpaceResponse, **ERRORS})
+    @action(detail=True, methods=["get"])
+    def action_space(self, request, instance_id):
+        return Response(vector.vector_space_describe(instance_id=instance_id, which="action_space"))
+
+    @extend_schema(
+        summary="Describe the single and batched observation spaces", responses={200: VectorSpaceResponse, **ERRORS}
+    )
+    @action(detail=True, methods=["get"])
+    def observation_space(self, request, instance_id):
+        return Response(vector.vector_space_describe(instance_id=instance_id, which="observation_space"))
+
+    @extend_schema(summary="Sample a random action per sub-environment", responses={200: VectorSampleResponse, **ERRORS})
+    @action(detail=True, methods=["get"], url_path="action_space/sample")
+    def action_space_sample(self, request, instance_id):
+        return Response({"action": vector.vector_action_sample(instance_id=instance_id)})
+
+    @extend_schema(
+        summary="Recorded episodes of every sub-environment",
+        description="The latest recorded episodes in the order they ended; closed and lost instances keep theirs.",
+        parameters=[VectorEpisodesQuery],
+        responses={200: VectorEpisodesResponse, 404: ERRORS[404]},
+    )
+    @action(detail=True, methods=["get"])
+    def episodes(self, request, instance_id):
+        query = VectorEpisodesQuery(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        return Response(vector.vector_episode_list(instance_id=instance_id, **query.validated_data))
