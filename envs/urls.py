@@ -3,6 +3,7 @@ from rest_framework.routers import DefaultRouter
 
 from .views import EnvViewSet, RegistryViewSet
 from .views_errors import json_not_found
+from .views_vector import VectorEnvViewSet
 
 
 class OptionalSlashRouter(DefaultRouter):
@@ -21,6 +22,7 @@ class OptionalSlashRouter(DefaultRouter):
 router = OptionalSlashRouter()
 router.register("envs", EnvViewSet, basename="env")
 router.register("registry", RegistryViewSet, basename="registry")
+router.register("vector_envs", VectorEnvViewSet, basename="vector_env")
 
 urlpatterns = router.urls + [
     # Anything else under /v1/ is an API 404 in the API's error shape, DEBUG or not.
