@@ -23,6 +23,16 @@ ROUTES = [
     ("get", "/v1/envs/{instance_id}/monitor/stream/", None, None),
     ("get", "/v1/envs/{instance_id}/episodes/", None, "EpisodesResponse"),
     ("get", "/v1/registry/", None, None),
+    ("get", "/v1/vector_envs/", None, None),
+    ("post", "/v1/vector_envs/", "VectorCreateRequestRequest", "VectorCreateResponse"),
+    ("get", "/v1/vector_envs/{instance_id}/", None, "VectorInstanceResponse"),
+    ("delete", "/v1/vector_envs/{instance_id}/", None, None),
+    ("post", "/v1/vector_envs/{instance_id}/reset/", "ResetRequestRequest", "ResetResponse"),
+    ("post", "/v1/vector_envs/{instance_id}/step/", "VectorStepRequestRequest", "VectorStepResponse"),
+    ("get", "/v1/vector_envs/{instance_id}/action_space/", None, "VectorSpaceResponse"),
+    ("get", "/v1/vector_envs/{instance_id}/observation_space/", None, "VectorSpaceResponse"),
+    ("get", "/v1/vector_envs/{instance_id}/action_space/sample/", None, "VectorSampleResponse"),
+    ("get", "/v1/vector_envs/{instance_id}/episodes/", None, "VectorEpisodesResponse"),
 ]
 
 
