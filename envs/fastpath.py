@@ -1,5 +1,6 @@
-"""A lean way in for the two routes agents call millions of times:
-``POST /v1/envs/{id}/step/`` and ``POST /v1/envs/{id}/reset/``.
+"""A lean way in for the routes agents call millions of times:
+``POST /v1/envs/{id}/step/`` and ``POST /v1/envs/{id}/reset/``, and the same
+two of ``/v1/vector_envs/{id}/``.
 
 Under ASGI, Django spends far more on a request than a CartPole step costs:
 a new thread for each request's thread-sensitive context, a thread hop for
@@ -26,13 +27,13 @@ from django.conf import settings
 from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
-from . import binary, services, spaces
+from . import binary, services, spaces, vector
 from .errors import exception_handler
 from .renderers import render_json, render_msgpack
-from .serializers import ResetRequest, StepRequest
+from .serializers import ResetRequest, StepRequest, VectorStepRequest
 
 # The routes as DefaultRouter spells them (lookup_value_regex "[^/]+", optional slash).
-ROUTE = re.compile(r"^/v1/envs/(?P<instance_id>[^/]+)/(?P<action>step|reset)/?$")
+ROUTE = re.compile(r"^/v1/(?P<kind>envs|vector_envs)/(?P<instance_id>[^/]+)/(?P<action>step|reset)/?$")
 LONG_NUMBER = re.compile(rb"[0-9]{19}")
 JSON_RANGES = {b"*/*", b"application/*", b"application/json"}
 JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"application/json;charset=utf-8"}
@@ -62,7 +63,25 @@ def reset(instance_id, data, encode):
     return services.env_reset(instance_id=instance_id, **_validated(ResetRequest, data), encode=encode)
 
 
-ACTIONS = {"step": step, "reset": reset}
+def vector_step(instance_id, data, encode):
+    if type(data) is dict and data.get("action") is not None:  # as in step()
+        action = data["action"]
+    else:
+        action = _validated(VectorStepRequest, data)["action"]
+    return vector.vector_step(instance_id=instance_id, action=action, encode=encode)
+
+
+def vector_reset(instance_id, data, encode):
+    return vector.vector_reset(instance_id=instance_id, **_validated(ResetRequest, data), encode=encode)
+
+
+# Keyed by ROUTE's (kind, action).
+ACTIONS = {
+    ("envs", "step"): step,
+    ("envs", "reset"): reset,
+    ("vector_envs", "step"): vector_step,
+    ("vector_envs", "reset"): vector_reset,
+}
 
 
 # What a response is written in: (value encoder, renderer).
@@ -174,7 +193,7 @@ class FastPath:
                 return await self.app(scope, _replay(body, receive), send)
 
         status, content, extra = await asyncio.get_running_loop().run_in_executor(
-            None, answer, match["action"], match["instance_id"], data, as_msgpack
+            None, answer, match.group("kind", "action"), match["instance_id"], data, as_msgpack
         )
         if status >= 400:  # as Django's log_response does
             log = request_logger.error if status >= 500 else request_logger.warning
