@@ -1,43 +1,88 @@
 """Episode records: counted in memory on every step, written to the database
-when an episode starts and ends, when its instance closes, and otherwise at
-most every ``GYMAPI_FLUSH_SECONDS`` while it runs. No database write per step.
+when an episode ends (by its end, a reset or the close), and otherwise at most
+every ``GYMAPI_FLUSH_SECONDS`` while it runs. No database write per step.
+
+An episode's row is inserted once it has something to say: at its end, which
+for most episodes is the only write, or at the first periodic flush of a long
+one. A reset writes nothing for the episode it starts (its seed and start time
+wait in memory), so recording costs one write per episode, not two. Readers
+of a live instance add the running episode from memory (``selectors``).
+
+On SQLite the writes of all threads take turns on a lock of ours: its own
+lock, when contended, makes writers sleep and retry for milliseconds.
 
 Each function is called with the instance's ``LiveEnv`` lock held, so the
 counters it reads belong to one consistent moment of the episode.
 """
 
+import contextlib
+import threading
 import time
-from datetime import datetime
-from datetime import timezone as dt_timezone
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from .models import Episode
+
+_sqlite_writes = threading.Lock()
+
+
+def _write_turn():
+    """Our lock on SQLite, where a database write lock is taken by sleeping; nothing elsewhere."""
+    return _sqlite_writes if connection.vendor == "sqlite" else contextlib.nullcontext()
 
 
 class EpisodeRecord:
     """The database side of a live instance's current episode."""
 
-    __slots__ = ("episode_id", "last_flush", "finished")
+    __slots__ = ("number", "seed", "started_at", "last_flush", "written", "finished")
 
-    def __init__(self, episode_id):
-        self.episode_id = episode_id
+    def __init__(self, number, seed):
+        self.number = number
+        self.seed = seed
+        self.started_at = timezone.now()
         self.last_flush = time.monotonic()
+        self.written = False  # has a row
         self.finished = False
 
 
-def _write(live, record, *, ended):
-    fields = {"steps": live.episode_steps, "total_reward": live.episode_return}
+def _write(live, record, *, steps, total_reward, ended=False, terminated=False, truncated=False):
+    fields = {"steps": steps, "total_reward": total_reward}
     if ended:
-        fields.update(ended_at=timezone.now(), terminated=live.terminated, truncated=live.truncated)
+        fields.update(ended_at=timezone.now(), terminated=terminated, truncated=truncated)
         record.finished = True
-    Episode.objects.filter(pk=record.episode_id).update(**fields)
+    with _write_turn():
+        if record.written:
+            Episode.objects.filter(instance_id=live.instance_id, sub_env=0, number=record.number).update(**fields)
+        else:
+            Episode.objects.create(
+                instance_id=live.instance_id, number=record.number, seed=record.seed, started_at=record.started_at, **fields
+            )
+            record.written = True
     record.last_flush = time.monotonic()
 
 
+def running_episode(live):
+    """The running episode of ``live`` if it has no row yet, as a row would show it; else None.
+
+    Called with the instance's lock held.
+    """
+    record = getattr(live, "record", None)
+    if record is None or record.written or record.finished:
+        return None
+    return Episode(
+        instance_id=live.instance_id,
+        number=record.number,
+        seed=record.seed,
+        started_at=record.started_at,
+        steps=live.episode_steps,
+        total_reward=live.episode_return,
+    )
+
+
 def episode_started(live, *, interrupted_steps, interrupted_return):
-    """A reset began a new episode: end the one it interrupted, open a row for the new one.
+    """A reset began a new episode: write the end of the one it interrupted, remember the new one.
 
     The reset has already zeroed the live counters, so the caller passes the
     interrupted episode's last counts. With ``GYMAPI_RECORD`` off nothing is
@@ -47,12 +92,8 @@ def episode_started(live, *, interrupted_steps, interrupted_return):
         return
     previous = getattr(live, "record", None)
     if previous is not None and not previous.finished:
-        Episode.objects.filter(pk=previous.episode_id).update(
-            steps=interrupted_steps, total_reward=interrupted_return, ended_at=timezone.now()
-        )
-        previous.finished = True
-    episode = Episode.objects.create(instance_id=live.instance_id, number=live.episode_number, seed=live.episode_seed)
-    live.record = EpisodeRecord(episode.pk)
+        _write(live, previous, steps=interrupted_steps, total_reward=interrupted_return, ended=True)
+    live.record = EpisodeRecord(live.episode_number, live.episode_seed)
 
 
 def episode_stepped(live):
@@ -61,55 +102,22 @@ def episode_stepped(live):
     if record is None:
         return
     if live.episode_over:
-        _write(live, record, ended=True)
+        _write(
+            live,
+            record,
+            steps=live.episode_steps,
+            total_reward=live.episode_return,
+            ended=True,
+            terminated=live.terminated,
+            truncated=live.truncated,
+        )
     elif time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
-        _write(live, record, ended=False)
+        _write(live, record, steps=live.episode_steps, total_reward=live.episode_return)
 
 
 def episode_closed(live):
     """The instance is closing: write the current episode's last counts and end it."""
     record = getattr(live, "record", None)
     if record is not None and not record.finished:
-        _write(live, record, ended=True)
+        _write(live, record, steps=live.episode_steps, total_reward=live.episode_return, ended=True)
 
-
-# --- vector instances ----------------------------------------------------------
-#
-# A vector instance counts each sub-environment's episode in memory
-# (``LiveVectorEnv``); an episode's row is written once, when it has ended (or
-# was interrupted by a reset or the close), all the episodes of one step in one
-# bulk insert. A running episode has no row: a vector instance lost in a restart
-# keeps only its finished episodes.
-
-
-def _moment(timestamp):
-    return datetime.fromtimestamp(timestamp, tz=dt_timezone.utc)
-
-
-def vector_episodes_write(live, finished):
-    """Write ``finished`` (``FinishedEpisode`` records of ``live``) in one bulk insert."""
-    if not finished or not settings.GYMAPI_RECORD:
-        return
-    Episode.objects.bulk_create(
-        [
-            Episode(
-                instance_id=live.instance_id,
-                sub_env=episode.sub_env,
-                number=episode.number,
-                seed=episode.seed,
-                started_at=_moment(episode.started),
-                ended_at=_moment(episode.ended),
-                steps=episode.steps,
-                total_reward=episode.total_reward,
-                terminated=episode.terminated,
-                truncated=episode.truncated,
-            )
-            for episode in finished
-        ]
-    )
-
-
-def vector_stepped(live):
-    """After a reset or step of a vector instance: write the episodes it ended."""
-    if live.finished:
-        vector_episodes_write(live, live.take_finished())

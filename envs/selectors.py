@@ -4,6 +4,7 @@ import uuid
 
 from django.db.models import Count
 
+from . import recording
 from .errors import InstanceNotFound, WrongInstanceKind
 from .models import EnvInstance
 from .registry import render_modes_of, spec_summary
@@ -21,9 +22,10 @@ def instance_list_active():
 def instance_detail(*, instance_id):
     """An active instance: its record, its current episode and its spec."""
     live = live_get(instance_id)
-    instance = EnvInstance.objects.annotate(episode_count=Count("episodes")).get(pk=live.instance_id)
+    instance = EnvInstance.objects.get(pk=live.instance_id)
     spec = live.spec
     with live.lock:
+        episodes_so_far = live.episode_number
         episode = {
             "number": live.episode_number,
             "steps": live.episode_steps,
@@ -40,7 +42,7 @@ def instance_detail(*, instance_id):
         "created": instance.created_at,
         "kwargs": instance.kwargs,
         "seed": instance.seed,
-        "episodes": instance.episode_count,
+        "episodes": episodes_so_far,
         "episode": episode,
         "spec": {
             **(spec_summary(spec) if spec else {}),
@@ -75,6 +77,14 @@ def episode_list(*, instance_id, limit):
         raise WrongInstanceKind(instance.id, vector=True)
     episodes = list(instance.episodes.order_by("-number")[:limit])
     episodes.reverse()
+    count = instance.episode_count
+    live = runtime.get(instance.id)
+    if live is not None:
+        with live.lock:
+            running = recording.running_episode(live)
+        if running is not None:  # not written yet: shown from memory
+            episodes = (episodes + [running])[-limit:] if limit else []
+            count += 1
     rows = [
         {
             "number": episode.number,
@@ -89,7 +99,6 @@ def episode_list(*, instance_id, limit):
         }
         for episode in episodes
     ]
-    live = runtime.get(instance.id)
     if rows and live is not None and rows[-1]["outcome"] == "running":
         with live.lock:
             if live.episode_number == rows[-1]["number"]:
@@ -98,6 +107,6 @@ def episode_list(*, instance_id, limit):
         "instance_id": str(instance.id),
         "env_id": instance.env_id,
         "status": instance.status,
-        "count": instance.episode_count,
+        "count": count,
         "episodes": rows,
     }

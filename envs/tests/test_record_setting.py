@@ -5,7 +5,8 @@ from envs.models import EnvInstance, Episode
 
 def test_it_records_episodes_by_default(api, make_instance):
     instance_id = make_instance(reset=True)
-    api.post(f"/v1/envs/{instance_id}/step/", {"action": 0})
+    while not api.post(f"/v1/envs/{instance_id}/step/", {"action": 0}).json()["done"]:
+        pass
     assert Episode.objects.filter(instance_id=instance_id).count() == 1
 
 

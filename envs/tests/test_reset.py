@@ -97,12 +97,18 @@ def test_it_records_an_episode_per_reset_with_its_number_and_seed(api, make_inst
     reset(api, instance_id, {"seed": 3})
     reset(api, instance_id)
     reset(api, instance_id, {"seed": 9})
+    # Rows are written as episodes end; the running one is shown from memory.
     episodes = list(Episode.objects.filter(instance_id=instance_id).values_list("number", "seed"))
-    assert episodes == [(1, 3), (2, None), (3, 9)]
+    assert episodes == [(1, 3), (2, None)]
+    listed = api.get(f"/v1/envs/{instance_id}/episodes/").json()["episodes"]
+    assert [(e["number"], e["seed"], e["outcome"]) for e in listed] == [
+        (1, 3, "interrupted"), (2, None, "interrupted"), (3, 9, "running")
+    ]
 
 
 def test_it_records_the_creation_seed_on_the_first_episode(api, make_instance):
     instance_id = make_instance(seed=7)
+    reset(api, instance_id)
     reset(api, instance_id)
     reset(api, instance_id)
     episodes = list(Episode.objects.filter(instance_id=instance_id).values_list("number", "seed"))
@@ -117,8 +123,9 @@ def test_it_ends_the_episode_it_interrupts(api, make_instance, settings):
     reset(api, instance_id)
     first = Episode.objects.get(instance_id=instance_id, number=1)
     assert (first.steps, first.total_reward, first.outcome) == (2, 2.0, "interrupted")
-    second = Episode.objects.get(instance_id=instance_id, number=2)
-    assert (second.steps, second.ended_at, second.outcome) == (0, None, "running")
+    assert not Episode.objects.filter(instance_id=instance_id, number=2).exists()  # no row until it ends
+    second = api.get(f"/v1/envs/{instance_id}/episodes/").json()["episodes"][-1]
+    assert (second["number"], second["steps"], second["ended"], second["outcome"]) == (2, 0, None, "running")
 
 
 def test_it_lets_a_finished_episode_be_followed_by_a_new_one(api, make_instance):

@@ -73,8 +73,20 @@ def test_it_writes_nothing_to_the_database_on_a_step_inside_an_episode(
         for _ in range(5):
             body = api.post(f"/v1/envs/{instance_id}/step/", {"action": 1}).json()
             assert not body["done"]
+    assert not Episode.objects.filter(instance_id=instance_id).exists()  # counted in memory until it ends
+
+
+def test_an_episode_costs_one_write_at_its_end(api, make_instance, django_assert_num_queries, settings):
+    settings.GYMAPI_FLUSH_SECONDS = 3600
+    instance_id = make_instance()
+    with django_assert_num_queries(1):  # the first episode's row, inserted finished
+        api.post(f"/v1/envs/{instance_id}/reset/", {"seed": 1})
+        while not api.post(f"/v1/envs/{instance_id}/step/", {"action": 1}).json()["done"]:
+            pass
+        api.post(f"/v1/envs/{instance_id}/reset/", {})
     episode = Episode.objects.get(instance_id=instance_id, number=1)
-    assert episode.steps == 0  # counted in memory until the next write
+    assert (episode.seed, episode.outcome, episode.ended_at is not None) == (1, "terminated", True)
+    assert episode.steps == episode.total_reward > 0
 
 
 def test_it_writes_the_running_counts_once_the_flush_interval_has_passed(api, make_instance, settings):
