@@ -295,26 +295,27 @@ class LiveVectorEnv(_GuardedCalls):
                 raise ResetNeeded("The vector environment has not been reset: call reset before the first step.")
             observation, reward, terminated, truncated, info = self._call("step", self._env.step, action)
             now = time.time()
-            rewards = np.asarray(reward, dtype=np.float64)
             done = np.logical_or(terminated, truncated)
+            self.episode_steps += 1
+            self.episode_returns += reward
             restarted = self.autoresetting
-            if restarted.any():  # NEXT_STEP: these were reset, not stepped
+            if restarted.any():  # NEXT_STEP: these were reset, not stepped (reward 0)
                 self._start_episodes(np.flatnonzero(restarted), now)
-                stepped = ~restarted
-                self.episode_steps[stepped] += 1
-                self.episode_returns[stepped] += rewards[stepped]
-            else:
-                self.episode_steps += 1
-                self.episode_returns += rewards
             if done.any():
                 ended = np.flatnonzero(done)
                 self.finished.extend(
-                    FinishedEpisode(
-                        int(i), int(self.episode_numbers[i]), self.episode_seeds[i], self.episode_started[i], now,
-                        int(self.episode_steps[i]), float(self.episode_returns[i]),
-                        bool(terminated[i]), bool(truncated[i]),
+                    map(
+                        FinishedEpisode,
+                        ended.tolist(),
+                        self.episode_numbers[ended].tolist(),
+                        [self.episode_seeds[i] for i in ended],
+                        [self.episode_started[i] for i in ended],
+                        [now] * len(ended),
+                        self.episode_steps[ended].tolist(),
+                        self.episode_returns[ended].tolist(),
+                        np.asarray(terminated)[ended].tolist(),
+                        np.asarray(truncated)[ended].tolist(),
                     )
-                    for i in ended
                 )
                 if self.autoreset_mode == AutoresetMode.SAME_STEP:
                     self._start_episodes(ended, now)
