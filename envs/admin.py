@@ -19,7 +19,7 @@ class ReadOnlyMixin:
 
 class EpisodeInline(ReadOnlyMixin, admin.TabularInline):
     model = Episode
-    fields = ("number", "seed", "started_at", "ended_at", "duration", "steps", "total_reward", "outcome")
+    fields = ("sub_env", "number", "seed", "started_at", "ended_at", "duration", "steps", "total_reward", "outcome")
     readonly_fields = fields
     extra = 0
     show_change_link = False
@@ -27,11 +27,15 @@ class EpisodeInline(ReadOnlyMixin, admin.TabularInline):
 
 @admin.register(EnvInstance)
 class EnvInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("id", "env_id", "status", "render_mode", "created_at", "closed_at", "episode_count", "step_count")
-    list_filter = ("status", "env_id", "render_mode")
+    list_display = (
+        "id", "env_id", "num_envs", "status", "render_mode", "created_at", "closed_at", "episode_count", "step_count"
+    )
+    list_filter = ("status", "env_id", "render_mode", ("num_envs", admin.EmptyFieldListFilter))
     search_fields = ("id", "env_id")
     date_hierarchy = "created_at"
-    readonly_fields = ("id", "env_id", "render_mode", "kwargs", "seed", "max_episode_steps", "status", "created_at", "closed_at")
+    readonly_fields = (
+        "id", "env_id", "num_envs", "render_mode", "kwargs", "seed", "max_episode_steps", "status", "created_at", "closed_at"
+    )
     inlines = [EpisodeInline]
 
     def get_queryset(self, request):
@@ -48,8 +52,10 @@ class EnvInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 @admin.register(Episode)
 class EpisodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
-    list_display = ("instance", "number", "steps", "total_reward", "outcome", "started_at", "duration")
+    list_display = ("instance", "sub_env", "number", "steps", "total_reward", "outcome", "started_at", "duration")
     list_filter = ("terminated", "truncated", "instance__env_id")
     search_fields = ("instance__id", "instance__env_id")
     list_select_related = ("instance",)
-    readonly_fields = ("instance", "number", "seed", "started_at", "ended_at", "steps", "total_reward", "terminated", "truncated")
+    readonly_fields = (
+        "instance", "sub_env", "number", "seed", "started_at", "ended_at", "steps", "total_reward", "terminated", "truncated"
+    )
