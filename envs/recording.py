@@ -12,7 +12,8 @@ On SQLite the writes of all threads take turns on a lock of ours: its own
 lock, when contended, makes writers sleep and retry for milliseconds.
 
 Each function is called with the instance's ``LiveEnv`` lock held, so the
-counters it reads belong to one consistent moment of the episode.
+counters it reads belong to one consistent moment of the episode; each decides
+a write there and returns it, to be made before the answer goes out.
 """
 
 import contextlib
@@ -47,20 +48,37 @@ class EpisodeRecord:
         self.finished = False
 
 
-def _write(live, record, *, steps, total_reward, ended=False, terminated=False, truncated=False):
+def _decide(live, record, *, steps, total_reward, ended=False, terminated=False, truncated=False):
+    """Settle a write of ``record`` now, under the instance's lock, and return the
+    function that makes it. The record counts as written from here on, so that
+    nothing else writes it twice while the write is on its way."""
     fields = {"steps": steps, "total_reward": total_reward}
     if ended:
         fields.update(ended_at=timezone.now(), terminated=terminated, truncated=truncated)
         record.finished = True
-    with _write_turn():
-        if record.written:
-            Episode.objects.filter(instance_id=live.instance_id, sub_env=0, number=record.number).update(**fields)
-        else:
-            Episode.objects.create(
-                instance_id=live.instance_id, number=record.number, seed=record.seed, started_at=record.started_at, **fields
-            )
-            record.written = True
+    create = not record.written
+    record.written = True
     record.last_flush = time.monotonic()
+    instance_id, number, seed, started_at = live.instance_id, record.number, record.seed, record.started_at
+
+    def write():
+        with _write_turn():
+            if create:
+                Episode.objects.create(instance_id=instance_id, number=number, seed=seed, started_at=started_at, **fields)
+            else:
+                Episode.objects.filter(instance_id=instance_id, sub_env=0, number=number).update(**fields)
+
+    return write
+
+
+def flush_due(live):
+    """Whether the next step of ``live`` may have to write its running episode's counts."""
+    record = getattr(live, "record", None)
+    return (
+        record is not None
+        and not record.finished
+        and time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS
+    )
 
 
 def running_episode(live):
@@ -81,28 +99,37 @@ def running_episode(live):
     )
 
 
+# The three moments below are called with the instance's lock held and touch
+# no database: each returns the write to make (a function), or None. The
+# caller makes it before answering: under the lock, or (on the event loop, see
+# envs/inline.py) in a thread once the lock is released.
+
+
 def episode_started(live, *, interrupted_steps, interrupted_return):
-    """A reset began a new episode: write the end of the one it interrupted, remember the new one.
+    """A reset began a new episode: the end of the one it interrupted is to be
+    written; the new one is remembered.
 
     The reset has already zeroed the live counters, so the caller passes the
     interrupted episode's last counts. With ``GYMAPI_RECORD`` off nothing is
     written, and so the episode's steps are not written either.
     """
     if not settings.GYMAPI_RECORD:
-        return
+        return None
     previous = getattr(live, "record", None)
+    write = None
     if previous is not None and not previous.finished:
-        _write(live, previous, steps=interrupted_steps, total_reward=interrupted_return, ended=True)
+        write = _decide(live, previous, steps=interrupted_steps, total_reward=interrupted_return, ended=True)
     live.record = EpisodeRecord(live.episode_number, live.episode_seed)
+    return write
 
 
 def episode_stepped(live):
-    """After each step: write at the episode's end, or when the last write is old."""
+    """After each step: a write at the episode's end, or when the last write is old."""
     record = getattr(live, "record", None)
     if record is None:
-        return
+        return None
     if live.episode_over:
-        _write(
+        return _decide(
             live,
             record,
             steps=live.episode_steps,
@@ -111,13 +138,14 @@ def episode_stepped(live):
             terminated=live.terminated,
             truncated=live.truncated,
         )
-    elif time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
-        _write(live, record, steps=live.episode_steps, total_reward=live.episode_return)
+    if time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
+        return _decide(live, record, steps=live.episode_steps, total_reward=live.episode_return)
+    return None
 
 
 def episode_closed(live):
-    """The instance is closing: write the current episode's last counts and end it."""
+    """The instance is closing: the current episode's last counts, ended, are to be written."""
     record = getattr(live, "record", None)
     if record is not None and not record.finished:
-        _write(live, record, steps=live.episode_steps, total_reward=live.episode_return, ended=True)
-
+        return _decide(live, record, steps=live.episode_steps, total_reward=live.episode_return, ended=True)
+    return None

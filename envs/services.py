@@ -93,24 +93,47 @@ def env_reset(*, instance_id, seed=None, options=None, encode=encode_value):
     """
     live = live_get(instance_id)
     with live.lock:
-        steps, total = live.episode_steps, live.episode_return
-        if live.episode_number and not live.episode_over:
-            broadcast.episode_finished(live)  # interrupted by this reset
-        observation, info = live.reset(seed=seed, options=options)
-        recording.episode_started(live, interrupted_steps=steps, interrupted_return=total)
-        return {"observation": encode(observation), "info": encode(info)}
+        body, write = reset_locked(live, seed=seed, options=options, encode=encode)
+        if write is not None:
+            write()
+    return body
+
+
+def reset_locked(live, *, seed=None, options=None, encode=encode_value):
+    """``env_reset`` on a live instance whose lock the caller holds; touches no database.
+
+    Returns ``(body, write)``: ``write`` is the episode record to write before
+    the body is sent (a function), or None.
+    """
+    steps, total = live.episode_steps, live.episode_return
+    if live.episode_number and not live.episode_over:
+        broadcast.episode_finished(live)  # interrupted by this reset
+    observation, info = live.reset(seed=seed, options=options)
+    write = recording.episode_started(live, interrupted_steps=steps, interrupted_return=total)
+    return {"observation": encode(observation), "info": encode(info)}, write
 
 
 def env_step(*, instance_id, action, encode=encode_value):
     """Decode ``action``, take one step, and return the step's body (see ``env_reset`` for ``encode``)."""
     live = live_get(instance_id)
     with live.lock:
-        decoded = action_decode(live, action)
-        observation, reward, terminated, truncated, info = live.step(decoded)
-        recording.episode_stepped(live)
-        if terminated or truncated:
-            broadcast.episode_finished(live)
-    return {
+        body, write = step_locked(live, action, encode=encode)
+        if write is not None:
+            write()
+    return body
+
+
+def step_locked(live, action, *, encode=encode_value):
+    """``env_step`` on a live instance whose lock the caller holds; touches no database.
+
+    Returns ``(body, write)`` as ``reset_locked`` does.
+    """
+    decoded = action_decode(live, action)
+    observation, reward, terminated, truncated, info = live.step(decoded)
+    write = recording.episode_stepped(live)
+    if terminated or truncated:
+        broadcast.episode_finished(live)
+    body = {
         "observation": encode(observation),
         "reward": encode(reward),
         "terminated": terminated,
@@ -118,6 +141,7 @@ def env_step(*, instance_id, action, encode=encode_value):
         "info": encode(info),
         "done": terminated or truncated,
     }
+    return body, write
 
 
 def action_decode(live, action):
@@ -138,8 +162,10 @@ def env_close(*, instance_id):
     with live.lock:
         if live.closed:  # a concurrent close won the race
             raise InstanceGone(live.instance_id, InstanceStatus.CLOSED)
+        write = recording.episode_closed(live)
         with transaction.atomic():
-            recording.episode_closed(live)
+            if write is not None:
+                write()
             EnvInstance.objects.filter(pk=live.instance_id).update(
                 status=InstanceStatus.CLOSED, closed_at=timezone.now()
             )
@@ -180,3 +206,28 @@ def instances_mark_lost():
     Vector instances too.
     """
     return EnvInstance.objects.mark_lost(keep_ids=runtime.ids() + runtime.vector_ids())
+
+
+def instances_close_all():
+    """Close every live instance, single and vector, as ``DELETE`` would: each
+    running episode is written (ended, as interrupted) and each instance marked
+    closed. Returns how many were closed.
+
+    The server's shutdown (gymapi/serve.py) calls it once the requests in
+    flight are answered; one that fails to close is logged and the others
+    still are.
+    """
+    from . import vector  # vector.py builds on this module
+
+    closed = 0
+    for close, ids in ((env_close, runtime.ids()), (vector.vector_close, runtime.vector_ids())):
+        for instance_id in ids:
+            try:
+                close(instance_id=instance_id)
+            except InstanceGone:  # closed meanwhile by a request
+                continue
+            except Exception:
+                logger.exception("Could not close %s", instance_id)
+                continue
+            closed += 1
+    return closed
