@@ -5,6 +5,12 @@
     with RemoteEnv("http://127.0.0.1:5000", "CartPole-v1", seed=42) as env:
         observation, info = env.reset()
         observation, reward, terminated, truncated, info = env.step(env.action_space.sample())
+
+    from gymapi_client import RemoteVectorEnv
+
+    with RemoteVectorEnv("http://127.0.0.1:5000", "CartPole-v1", 64, seed=42) as envs:
+        observations, infos = envs.reset()          # a (64, 4) float32 array
+        observations, rewards, terminations, truncations, infos = envs.step(envs.action_space.sample())
 """
 
 from .env import RemoteEnv, shared_session
@@ -18,9 +24,11 @@ from .errors import (
     ServerUnreachable,
 )
 from .spaces import UnknownSpace, build_space, decode_value, encode_value
+from .vector import RemoteVectorEnv
 
 __all__ = [
     "RemoteEnv",
+    "RemoteVectorEnv",
     "shared_session",
     "GymapiError",
     "InvalidRequest",

@@ -33,6 +33,34 @@ def shared_session():
         return session
 
 
+def call_server(http, base_url, method, path, body=None, *, timeout=60.0):
+    """One request to the server: its JSON answer (None for an empty one), or a ``GymapiError``."""
+    url = base_url + path
+    try:
+        response = http.request(method, url, json=body, timeout=timeout)
+    except requests.Timeout as error:
+        raise ServerUnreachable(f"{method} {url} got no answer within {timeout} s") from error
+    except requests.ConnectionError as error:
+        raise ServerUnreachable(f"cannot reach a gymapi server at {base_url}: {error}") from error
+    if response.status_code >= 400:
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = {"detail": response.text[:500] or response.reason}
+        raise error_for(response.status_code, answer)
+    if response.status_code == 204 or not response.content:
+        return None
+    return response.json()
+
+
+def base_url_of(base_url):
+    """``http://host:port`` from what a user may give (a trailing slash, a ``/v1``)."""
+    base_url = base_url.rstrip("/")
+    if base_url.endswith("/v1"):
+        base_url = base_url[: -len("/v1")]
+    return base_url
+
+
 class RemoteEntryPoint:
     """The entry point of a ``RemoteEnv``'s ``spec``: ``env.spec.make(render_mode=...)``
     creates another instance on the same server, through the same session."""
@@ -84,9 +112,7 @@ class RemoteEnv(gym.Env):
                 "render_mode='human' would draw in a window on the server. Use 'rgb_array' and show the "
                 "frames render() returns, or watch the instance in the server's /monitor.html."
             )
-        base_url = base_url.rstrip("/")
-        if base_url.endswith("/v1"):
-            base_url = base_url[: -len("/v1")]
+        base_url = base_url_of(base_url)
         self.base_url = base_url
         self.env_id = env_id
         self.render_mode = render_mode
@@ -144,22 +170,7 @@ class RemoteEnv(gym.Env):
         return f"/v1/envs/{self.instance_id}/{rest}"
 
     def _call(self, method, path, body=None):
-        url = self.base_url + path
-        try:
-            response = self._http.request(method, url, json=body, timeout=self.timeout)
-        except requests.Timeout as error:
-            raise ServerUnreachable(f"{method} {url} got no answer within {self.timeout} s") from error
-        except requests.ConnectionError as error:
-            raise ServerUnreachable(f"cannot reach a gymapi server at {self.base_url}: {error}") from error
-        if response.status_code >= 400:
-            try:
-                answer = response.json()
-            except ValueError:
-                answer = {"detail": response.text[:500] or response.reason}
-            raise error_for(response.status_code, answer)
-        if response.status_code == 204 or not response.content:
-            return None
-        return response.json()
+        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout)
 
     # --- the Gymnasium API -----------------------------------------------------
 
