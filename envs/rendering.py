@@ -28,6 +28,16 @@ logger = logging.getLogger(__name__)
 
 MJPEG_BOUNDARY = "frame"
 
+# Set when the server shuts down: MJPEG streams, which otherwise run until their
+# instance closes, end so that the shutdown need not wait for them.
+_streams_ending = False
+
+
+def streams_end():
+    """End every MJPEG stream at its next frame, and any stream opened from now on."""
+    global _streams_ending
+    _streams_ending = True
+
 
 class NotRenderable(ApiError):
     """The instance has nothing to draw over HTTP, or not in the form asked for."""
@@ -252,7 +262,7 @@ async def mjpeg_stream(live):
     interval = 1.0 / settings.GYMAPI_STREAM_FPS
     boundary = MJPEG_BOUNDARY.encode()
     shown = None
-    while not live.closed:
+    while not live.closed and not _streams_ending:
         if live.version != shown:
             frame = await sync_to_async(viewer_frame, thread_sensitive=False)(live)
             if frame is not None and frame.image is not None and frame.version != shown:
