@@ -5,12 +5,48 @@ and hypercorn (README, Performance; `python -m bench.run --servers ...`). It
 serves HTTP and WebSocket in one process with the Channels application in
 gymapi/asgi.py, and one process is the rule: the environments live in it.
 `make run`, the Dockerfile, `make bench` and the tests' server all start it here.
+
+SIGTERM or SIGINT (Ctrl-C) stops it cleanly (``Server.shutdown``): it stops
+accepting, answers the requests in flight, closes every instance (its running
+episode written, the instance marked closed), then exits with status 0.
 """
 
 import argparse
+import asyncio
 import os
+import signal
 
 import uvicorn
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server, whose shutdown also closes the environments.
+
+    Channels' ProtocolTypeRouter has no lifespan, so this is the hook: it runs
+    after uvicorn has stopped accepting and the open connections have finished
+    (or ``timeout_graceful_shutdown`` ran out), so no request races the closing.
+    """
+
+    async def shutdown(self, sockets=None):
+        from envs import rendering
+
+        rendering.streams_end()  # MJPEG streams run until their instance closes: they would hold up the wait
+        await super().shutdown(sockets)
+        await asyncio.get_running_loop().run_in_executor(None, close_instances)
+
+
+def close_instances():
+    # In a thread of its own: Django refuses synchronous database calls from the event loop.
+    from django.db import connections
+
+    from envs.services import instances_close_all
+
+    try:
+        count = instances_close_all()
+        if count:
+            uvicorn.config.logger.info("Closed %d instance(s).", count)
+    finally:
+        connections.close_all()
 
 
 def main(argv=None):
@@ -18,8 +54,14 @@ def main(argv=None):
     parser.add_argument("--host", default=os.getenv("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.getenv("PORT", "5000")))
     parser.add_argument("--access-log", action="store_true", help="log every request (costs throughput)")
+    parser.add_argument(
+        "--graceful-timeout",
+        type=float,
+        default=float(os.getenv("GYMAPI_GRACEFUL_TIMEOUT", "10")),
+        help="at shutdown, seconds to wait for requests in flight before cancelling them (default 10)",
+    )
     args = parser.parse_args(argv)
-    uvicorn.run(
+    config = uvicorn.Config(
         "gymapi.asgi:application",
         host=args.host,
         port=args.port,
@@ -29,7 +71,17 @@ def main(argv=None):
         ws_per_message_deflate=False,
         lifespan="off",  # Channels' router has no lifespan; start-up work runs at import (asgi.py)
         access_log=args.access_log,
+        timeout_graceful_shutdown=args.graceful_timeout,
     )
+    # Once shut down, uvicorn raises the signal that stopped it again, under the
+    # handler in place before it ran: with the default ones the process would
+    # die of it (status -15) after shutting down cleanly. It has done its work.
+    for handled in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(handled, lambda *_: None)
+    server = Server(config)
+    server.run()
+    if not server.started:
+        raise SystemExit(3)  # as uvicorn.run: it could not start (the port taken, ...)
 
 
 if __name__ == "__main__":
