@@ -65,11 +65,7 @@ def env_create(*, env_id, render_mode=None, **fields):
 def server_shutdown():
     """Close every live instance (their episodes and videos are written), then
     stop this server process."""
-    for instance_id in runtime.ids():
-        try:
-            services.env_close(instance_id=instance_id)
-        except ApiError:  # closed meanwhile by another request
-            pass
+    services.instances_close_all()
     logger.warning("Shutting down: asked through POST /v1/shutdown/.")
     stop_process()
 
