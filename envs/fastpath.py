@@ -27,7 +27,7 @@ from django.conf import settings
 from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
-from . import binary, services, spaces, vector
+from . import binary, inline, services, spaces, vector
 from .errors import exception_handler
 from .renderers import render_json, render_msgpack
 from .serializers import ResetRequest, StepRequest, VectorStepRequest
@@ -88,19 +88,63 @@ ACTIONS = {
 CODECS = {False: (spaces.encode_value, render_json), True: (binary.encode_value, render_msgpack)}
 
 
+def _inline_arguments(action, data):
+    """The service arguments of a well-formed step or reset body, else None (the thread words the error)."""
+    if action == "step":
+        if type(data) is dict and data.get("action") is not None:
+            return {"action": data["action"]}
+        return None
+    serializer = ResetRequest(data=data if data is not None else {})
+    return serializer.validated_data if serializer.is_valid() else None
+
+
+def answer_inline(action, instance_id, data, as_msgpack=False):
+    """``answer`` on the event loop when envs/inline.py allows it: (status, body, headers, write), or None."""
+    kind, name = action
+    if kind != "envs":
+        return None
+    arguments = _inline_arguments(name, data)
+    if arguments is None:
+        return None
+    encode, render = CODECS[as_msgpack]
+    try:
+        result = inline.call(name, instance_id, encode=encode, **arguments)
+    except Exception as error:
+        return (*_error_answer(error, action, render), None)
+    if result is None:
+        return None
+    body, write = result
+    return 200, render(body), [], write
+
+
+def finish_write(write, answered, action, as_msgpack=False):
+    """In a worker thread: make the episode write an inline answer left, then answer."""
+    try:
+        write()
+        return answered
+    except Exception as error:
+        return _error_answer(error, action, CODECS[as_msgpack][1])
+    finally:
+        release_connections()
+
+
+def _error_answer(error, action, render):
+    response = exception_handler(error, {"view": f"fast path {action}"})
+    headers = [
+        (name.lower().encode(), value.encode())
+        for name, value in response.headers.items()
+        if name.lower() != "content-type"
+    ]
+    return response.status_code, render(response.data), headers
+
+
 def answer(action, instance_id, data, as_msgpack=False):
     """Run one action as the DRF view would (in a worker thread): (status, body, extra headers)."""
     encode, render = CODECS[as_msgpack]
     try:
         return 200, render(ACTIONS[action](instance_id, data, encode)), []
     except Exception as error:  # shaped by the one handler, like DRF's handle_exception
-        response = exception_handler(error, {"view": f"fast path {action}"})
-        headers = [
-            (name.lower().encode(), value.encode())
-            for name, value in response.headers.items()
-            if name.lower() != "content-type"
-        ]
-        return response.status_code, render(response.data), headers
+        return _error_answer(error, action, render)
     finally:
         release_connections()
 
@@ -192,9 +236,16 @@ class FastPath:
             except orjson.JSONDecodeError:  # Django's parse error, or JSON orjson does not take
                 return await self.app(scope, _replay(body, receive), send)
 
-        status, content, extra = await asyncio.get_running_loop().run_in_executor(
-            None, answer, match.group("kind", "action"), match["instance_id"], data, as_msgpack
-        )
+        action, instance_id, loop = match.group("kind", "action"), match["instance_id"], asyncio.get_running_loop()
+        answered = answer_inline(action, instance_id, data, as_msgpack)
+        if answered is None:
+            status, content, extra = await loop.run_in_executor(None, answer, action, instance_id, data, as_msgpack)
+        else:
+            status, content, extra, write = answered
+            if write is not None:
+                status, content, extra = await loop.run_in_executor(
+                    None, finish_write, write, (status, content, extra), action, as_msgpack
+                )
         if status >= 400:  # as Django's log_response does
             log = request_logger.error if status >= 500 else request_logger.warning
             log("%s: %s", HTTPStatus(status).phrase, scope["path"])

@@ -37,7 +37,7 @@ import orjson
 from django.db import close_old_connections, connections
 from rest_framework.exceptions import APIException, ValidationError
 
-from . import binary, services
+from . import binary, inline, services
 from .errors import ApiError, InvalidInput, error_body
 from .serializers import CreateRequest, ResetRequest
 from .spaces import encode_value
@@ -85,6 +85,51 @@ class StepProtocol:
             close_old_connections()
             answer = {"detail": "Internal server error.", "code": "server_error", "status": 500}
         return self.with_id(answer, message)
+
+    def answer_inline(self, raw, as_binary):
+        """On the event loop: ``(answer, write)`` for a step or reset that envs/inline.py
+        allows there, else None (the message then goes to the worker, untouched)."""
+        try:
+            message = self.decode(raw, as_binary)
+        except APIException as error:
+            return self.error(error, None), None
+        op = message.get("op")
+        instance_id = message.get("instance_id", self.bound_id)
+        if op not in ("step", "reset") or not isinstance(instance_id, str):
+            return None
+        if op == "step":
+            if "action" not in message:
+                return None
+            arguments = {"action": message["action"]}
+        else:
+            serializer = ResetRequest(
+                data={key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
+            )
+            if not serializer.is_valid():
+                return None
+            arguments = serializer.validated_data
+        encode = binary.encode_value if as_binary else encode_value
+        try:
+            result = inline.call(op, instance_id, encode=encode, **arguments)
+        except APIException as error:
+            return self.error(error, message), None
+        except Exception:
+            logger.exception("Unhandled error in the WebSocket step protocol")
+            return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, message), None
+        if result is None:
+            return None
+        body, write = result
+        return self.with_id(body, message), write
+
+    def finish_write(self, write, answer):
+        """In the worker: make the episode write an inline answer left, then answer."""
+        try:
+            write()
+            return answer
+        except Exception:
+            logger.exception("Unhandled error in the WebSocket step protocol")
+            close_old_connections()
+            return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, answer)
 
     def decode(self, raw, as_binary):
         if len(raw) > MAX_MESSAGE_BYTES:
@@ -187,7 +232,13 @@ class StepSocketApp:
                 as_binary = raw is not None
                 if not as_binary:
                     raw = message.get("text") or ""
-                answer = await loop.run_in_executor(worker, protocol.handle, raw, as_binary)
+                answered = protocol.answer_inline(raw, as_binary)
+                if answered is None:
+                    answer = await loop.run_in_executor(worker, protocol.handle, raw, as_binary)
+                else:
+                    answer, write = answered
+                    if write is not None:
+                        answer = await loop.run_in_executor(worker, protocol.finish_write, write, answer)
                 if as_binary:
                     await send({"type": "websocket.send", "bytes": binary.dumps(answer)})
                 else:

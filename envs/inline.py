@@ -1,0 +1,90 @@
+"""Steps and resets answered on the event loop itself, when that is safe and cheap.
+
+Handing a call to a worker thread and back costs more than a CartPole step
+and its encoding together (about 135 us against 30 us per message, measured
+in-process: README, Performance). So the two hot ways in, the REST fast path
+(envs/fastpath.py) and the step sockets (envs/step_socket.py), first try to
+answer here, on the loop, and hand the call to a thread only when one of
+these holds:
+
+- the instance is not live in this process (its 404/410 reads the database);
+- its lock is held by another thread (a watcher drawing a frame, another
+  client): the loop never waits for a lock;
+- its running episode's counts are due for their periodic write;
+- its steps and resets take longer than ``SLOW_SECONDS`` here, on a moving
+  average (a MuJoCo or Atari environment, a big observation to encode): its
+  calls go to threads, so that one slow environment does not hold up the
+  loop that serves every other client. One call in ``RETRY_EVERY`` is still
+  tried here, so an instance whose calls got cheaper comes back.
+
+The environment is still used by one thread at a time: the loop takes the
+instance's lock like any thread. Nothing here touches the database (Django
+would refuse it on the loop): an episode row that a step or reset decides to
+write comes back as a function, made in a thread before the answer is sent.
+"""
+
+import time
+import weakref
+
+from . import recording, services
+from .runtime import runtime
+
+SLOW_SECONDS = 0.001
+RETRY_EVERY = 64
+# How much the last call weighs in the moving average: a single stall (a
+# collection, the scheduler) does not send an instance to threads.
+WEIGHT = 0.1
+
+
+class _Cost:
+    __slots__ = ("seconds", "skipped")
+
+    def __init__(self):
+        self.seconds = None  # the first call's cost, then the moving average
+        self.skipped = 0
+
+
+# Per live instance, forgotten with it.
+_costs = weakref.WeakKeyDictionary()
+
+
+def call(what, instance_id, **arguments):
+    """Run ``what`` ("step" or "reset") of ``services`` on the loop.
+
+    Returns ``(body, write)`` as ``services.step_locked`` does, or None when
+    the call must go to a thread instead (and nothing was done). An error of
+    the call itself (a wrong action, a reset needed) is raised, as the
+    service would.
+    """
+    live = runtime.get(instance_id)
+    if live is None or live.closed:
+        return None
+    cost = _costs.get(live)
+    if cost is None:
+        cost = _costs[live] = _Cost()
+    elif cost.seconds is not None and cost.seconds > SLOW_SECONDS:
+        cost.skipped += 1
+        if cost.skipped % RETRY_EVERY:
+            return None
+    if not live.lock.acquire(blocking=False):
+        return None
+    try:
+        if live.closed or (what == "step" and recording.flush_due(live)):
+            return None
+        started = time.perf_counter()
+        try:
+            if what == "step":
+                return services.step_locked(live, **arguments)
+            return services.reset_locked(live, **arguments)
+        finally:
+            seconds = time.perf_counter() - started
+            cost.seconds = seconds if cost.seconds is None else cost.seconds + WEIGHT * (seconds - cost.seconds)
+    finally:
+        live.lock.release()
+
+
+def is_slow(instance_id):
+    """Whether calls on ``instance_id`` go to threads for their cost (for tests and logs)."""
+    live = runtime.get(instance_id)
+    cost = _costs.get(live) if live is not None else None
+    return cost is not None and cost.seconds is not None and cost.seconds > SLOW_SECONDS
