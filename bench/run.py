@@ -246,6 +246,44 @@ def ws_step_rate(server, seconds):
         return steps / (time.perf_counter() - start)
 
 
+def ws_pipelined_rate(server, seconds, instances=8):
+    """ws/step/ from one client driving ``instances`` CartPoles on one socket: each round
+    sends a step for every instance, then reads the answers (ids echoed). None when missing."""
+    from websockets.exceptions import InvalidHandshake, InvalidStatus
+    from websockets.sync.client import connect
+
+    conn = server.connect()
+    ids = [create(conn) for _ in range(instances)]
+    conn.close()
+    try:
+        socket_ = connect(f"ws://{HOST}:{server.port}/ws/step/", open_timeout=10)
+    except (InvalidStatus, InvalidHandshake, OSError):
+        return None
+
+    def exchange(messages):
+        for message in messages:
+            socket_.send(json.dumps(message))
+        replies = [json.loads(socket_.recv(timeout=10)) for _ in messages]
+        for reply in replies:
+            if "detail" in reply:
+                raise RuntimeError(f"ws/step/: {reply}")
+        return replies
+
+    with socket_:
+        exchange([{"op": "reset", "instance_id": instance_id, "id": n} for n, instance_id in enumerate(ids)])
+        steps, action = 0, 0
+        start = time.perf_counter()
+        deadline = start + seconds
+        while time.perf_counter() < deadline:
+            action ^= 1
+            replies = exchange([{"op": "step", "instance_id": i, "action": action, "id": i} for i in ids])
+            steps += len(replies)
+            over = [reply["id"] for reply in replies if reply["done"]]
+            if over:
+                exchange([{"op": "reset", "instance_id": i, "id": i} for i in over])
+        return steps / (time.perf_counter() - start)
+
+
 def vector_step_rate(server, seconds, num_envs=64):
     """Hook for target 3: POST /v1/vector_envs/ with 64 CartPoles, one client, counted
     in env-steps/s (autoreset: no resets by the client). None when the route is missing."""
@@ -370,10 +408,17 @@ def log(message):
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
+def without_recording(round_number, ours_env, results):
+    log(f"round {round_number}/{ROUNDS}: ours, GYMAPI_RECORD=0")
+    with Server("ours-norecord", lambda port: ours_command("production", port), {**ours_env, "GYMAPI_RECORD": "0"}) as server:
+        results["rec_off"].append(rest_step_rate(server, SECONDS)[0])
+        results["wrk_rec_off"].append(wrk_step_rate(server, SECONDS))
+
+
 def run_main(directory):
     ours_env = migrated_database(directory)
     results = {key: [] for key in (
-        "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "vec_ours",
+        "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "ws_pipe", "vec_ours",
         "pong_ours", "pong_ref", "pong_bytes_ours", "pong_bytes_ref", "pong_bin", "pong_bin_bytes",
         "rec_on", "rec_off", "wrk_rec_on", "wrk_rec_off", "mem_ours", "mem_ref",
     )}
@@ -381,6 +426,11 @@ def run_main(directory):
     for round_number in range(1, ROUNDS + 1):
         log(f"round {round_number}/{ROUNDS}: in-process")
         results["inprocess"].append(inprocess_rate(SECONDS))
+
+        # Recording off runs before "ours" in even rounds and after the reference in
+        # odd ones: the first server of a round is not always the same one.
+        if round_number % 2 == 0:
+            without_recording(round_number, ours_env, results)
 
         log(f"round {round_number}/{ROUNDS}: ours")
         with Server("ours", lambda port: ours_command("production", port), ours_env) as server:
@@ -391,6 +441,7 @@ def run_main(directory):
             results["wrk_ours"].append(rate)
             results["wrk_rec_on"].append(rate)
             results["ws_ours"].append(optional(ws_step_rate, server, SECONDS))
+            results["ws_pipe"].append(optional(ws_pipelined_rate, server, SECONDS))
             results["vec_ours"].append(optional(vector_step_rate, server, SECONDS))
             if pong:
                 rate, size = pong_step_rate(server, SECONDS)
@@ -409,10 +460,8 @@ def run_main(directory):
                 results["pong_ref"].append(rate)
                 results["pong_bytes_ref"].append(size)
 
-        log(f"round {round_number}/{ROUNDS}: ours, GYMAPI_RECORD=0")
-        with Server("ours-norecord", lambda port: ours_command("production", port), {**ours_env, "GYMAPI_RECORD": "0"}) as server:
-            results["rec_off"].append(rest_step_rate(server, SECONDS)[0])
-            results["wrk_rec_off"].append(wrk_step_rate(server, SECONDS))
+        if round_number % 2 == 1:
+            without_recording(round_number, ours_env, results)
 
         # Memory on fresh servers: after the rows above, freed memory would hide new allocations.
         log(f"round {round_number}/{ROUNDS}: memory, ours then reference")
@@ -432,6 +481,9 @@ def run_main(directory):
          "bench/wrk_step.lua, resets on termination; target 1: >= 1.0x"),
         ("WebSocket step, 1 client, steps/s", fmt(m["ws_ours"]), fmt(m["one_ref"]), ratio(m["ws_ours"], m["one_ref"]),
          "ref = its 1-client REST; target 2: >= 3x"),
+        (f"WebSocket step, 1 client, {WRK_CONNECTIONS} instances pipelined, steps/s", fmt(m["ws_pipe"]),
+         fmt(m["one_ref"]), ratio(m["ws_pipe"], m["one_ref"]),
+         "ws/step/: a step for each instance, then the answers; ref = its 1-client REST"),
         ("Batched step, 64 CartPoles, env-steps/s", fmt(m["vec_ours"]), fmt(m["one_ref"]),
          ratio(m["vec_ours"], m["one_ref"]), "POST /v1/vector_envs/; ref = its 1-client REST; target 3: >= 50x"),
     ]
