@@ -18,7 +18,6 @@ from gymnasium.utils.save_video import capped_cubic_video_schedule
 
 from .. import registry, selectors, services
 from ..errors import ApiError
-from ..runtime import runtime
 
 logger = logging.getLogger(__name__)
 
