@@ -36,6 +36,8 @@ def live_get(instance_id):
     is not live in this process.
     """
     live = runtime.get(instance_id)
+    if live is None:  # or another spelling of a live id (upper case, no dashes, braces)
+        live = runtime.get(_parse_id(instance_id))
     if live is not None and not live.closed:
         return live
     instance_not_live(instance_id, vector=False)
@@ -43,7 +45,9 @@ def live_get(instance_id):
 
 def instance_not_live(instance_id, *, vector):
     """Raise the error for an id that is not live in this process as that kind
-    (``vector``: a vector instance): 404 unknown or of the other kind, else 410."""
+    (``vector``: a vector instance): 404 unknown or of the other kind, else 410.
+    The caller has looked the id up in its canonical spelling too: a live
+    instance recorded as active must never be marked lost here."""
     parsed = _parse_id(instance_id)
     instance = EnvInstance.objects.filter(pk=parsed).first()
     if instance is None:
