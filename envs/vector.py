@@ -34,7 +34,7 @@ from .models import EnvInstance, Episode, InstanceStatus
 from .recording import _write_turn
 from .registry import spec_summary
 from .runtime import runtime
-from .services import instance_not_live
+from .services import _parse_id, instance_not_live
 from .spaces import DecodeError, _short, decode_value, describe_space, encode_float, encode_value, summarize_space
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ ARRAY_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiB
 def vector_get(instance_id):
     """The live vector environment of an active vector instance, or the right 404/410 error."""
     live = runtime.get_vector(instance_id)
+    if live is None:  # or another spelling of a live id (upper case, no dashes, braces)
+        live = runtime.get_vector(_parse_id(instance_id))
     if live is not None and not live.closed:
         return live
     instance_not_live(instance_id, vector=True)
