@@ -28,6 +28,7 @@ from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
 from . import binary, inline, services, spaces, vector
+from .writer import writer
 from .errors import exception_handler
 from .renderers import render_json, render_msgpack
 from .serializers import ResetRequest, StepRequest, VectorStepRequest
@@ -117,17 +118,6 @@ def answer_inline(action, instance_id, data, as_msgpack=False):
     return 200, render(body), [], write
 
 
-def finish_write(write, answered, action, as_msgpack=False):
-    """In a worker thread: make the episode write an inline answer left, then answer."""
-    try:
-        write()
-        return answered
-    except Exception as error:
-        return _error_answer(error, action, CODECS[as_msgpack][1])
-    finally:
-        release_connections()
-
-
 def _error_answer(error, action, render):
     response = exception_handler(error, {"view": f"fast path {action}"})
     headers = [
@@ -203,6 +193,7 @@ class FastPath:
         # Django redirects to HTTPS or adds HSTS: leave every request to it.
         self.https_settings = settings.SECURE_SSL_REDIRECT or settings.SECURE_HSTS_SECONDS
         self.valid_hosts = {}
+        self.max_body = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http" or scope["method"] != "POST":
@@ -213,13 +204,17 @@ class FastPath:
             return await self.app(scope, receive, send)
         body_type, as_msgpack = taken
 
-        chunks, more = [], True
+        chunks, size, more = [], 0, True
         while more:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
                 return
-            chunks.append(message.get("body", b""))
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
             more = message.get("more_body", False)
+            if self.max_body is not None and size > self.max_body:  # Django's 413, the rest left unread here
+                return await self.app(scope, _replay(b"".join(chunks), receive, more), send)
         body = b"".join(chunks)
         if body and body_type is None:  # a body without a content type: Django's 415
             return await self.app(scope, _replay(body, receive), send)
@@ -242,10 +237,11 @@ class FastPath:
             status, content, extra = await loop.run_in_executor(None, answer, action, instance_id, data, as_msgpack)
         else:
             status, content, extra, write = answered
-            if write is not None:
-                status, content, extra = await loop.run_in_executor(
-                    None, finish_write, write, (status, content, extra), action, as_msgpack
-                )
+            if write is not None:  # the episode's row, before the answer that ended it
+                try:
+                    await writer.write(write)
+                except Exception as error:
+                    status, content, extra = _error_answer(error, action, CODECS[as_msgpack][1])
         if status >= 400:  # as Django's log_response does
             log = request_logger.error if status >= 500 else request_logger.warning
             log("%s: %s", HTTPStatus(status).phrase, scope["path"])
@@ -305,14 +301,15 @@ def _accepts_json(accept):
     return True
 
 
-def _replay(body, receive):
+def _replay(body, receive, more_body=False):
+    """``receive`` with ``body`` (what was read of the request so far) given again first."""
     sent = False
 
     async def replayed():
         nonlocal sent
         if not sent:
             sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
+            return {"type": "http.request", "body": body, "more_body": more_body}
         return await receive()
 
     return replayed
