@@ -95,7 +95,7 @@ class StepProtocol:
             return self.error(error, None), None
         op = message.get("op")
         instance_id = message.get("instance_id", self.bound_id)
-        if op not in ("step", "reset") or not isinstance(instance_id, str):
+        if op not in ("step", "reset") or not isinstance(instance_id, str) or not self.drives(instance_id):
             return None
         if op == "step":
             if "action" not in message:
@@ -156,7 +156,13 @@ class StepProtocol:
             raise InvalidInput("instance_id", "required on ws/step/ (or connect to ws/envs/<id>/step/)")
         if not isinstance(instance_id, str):
             raise InvalidInput("instance_id", "expected a string")
+        if not self.drives(instance_id):
+            raise InvalidInput("instance_id", f"this socket drives instance {self.bound_id} only; use ws/step/ for others")
         return instance_id
+
+    def drives(self, instance_id):
+        """Whether this socket may drive ``instance_id``: ws/step/ any, ws/envs/<id>/step/ its own."""
+        return self.bound_id is None or instance_id == self.bound_id
 
     def op_step(self, message, encode):
         if "action" not in message:
