@@ -26,12 +26,15 @@ from django.utils import timezone
 
 from .models import Episode
 
-_sqlite_writes = threading.Lock()
+# Reentrant: a batch of writes (envs/writer.py) takes it around writes that take it too.
+_sqlite_writes = threading.RLock()
 
 
-def _write_turn():
+def write_turn():
     """Our lock on SQLite, where a database write lock is taken by sleeping; nothing elsewhere."""
     return _sqlite_writes if connection.vendor == "sqlite" else contextlib.nullcontext()
+
+
 
 
 class EpisodeRecord:
@@ -62,7 +65,7 @@ def _decide(live, record, *, steps, total_reward, ended=False, terminated=False,
     instance_id, number, seed, started_at = live.instance_id, record.number, record.seed, record.started_at
 
     def write():
-        with _write_turn():
+        with write_turn():
             if create:
                 Episode.objects.create(instance_id=instance_id, number=number, seed=seed, started_at=started_at, **fields)
             else:

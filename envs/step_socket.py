@@ -41,6 +41,7 @@ from . import binary, inline, services
 from .errors import ApiError, InvalidInput, error_body
 from .serializers import CreateRequest, ResetRequest
 from .spaces import encode_value
+from .writer import writer
 
 logger = logging.getLogger(__name__)
 
@@ -121,15 +122,9 @@ class StepProtocol:
         body, write = result
         return self.with_id(body, message), write
 
-    def finish_write(self, write, answer):
-        """In the worker: make the episode write an inline answer left, then answer."""
-        try:
-            write()
-            return answer
-        except Exception:
-            logger.exception("Unhandled error in the WebSocket step protocol")
-            close_old_connections()
-            return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, answer)
+    def server_error(self, answer):
+        """The answer of a message whose episode write failed (the writer logged why)."""
+        return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, answer)
 
     def decode(self, raw, as_binary):
         if len(raw) > MAX_MESSAGE_BYTES:
@@ -243,8 +238,11 @@ class StepSocketApp:
                     answer = await loop.run_in_executor(worker, protocol.handle, raw, as_binary)
                 else:
                     answer, write = answered
-                    if write is not None:
-                        answer = await loop.run_in_executor(worker, protocol.finish_write, write, answer)
+                    if write is not None:  # the episode's row, before the answer that ended it
+                        try:
+                            await writer.write(write)
+                        except Exception:
+                            answer = protocol.server_error(answer)
                 if as_binary:
                     await send({"type": "websocket.send", "bytes": binary.dumps(answer)})
                 else:

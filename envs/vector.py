@@ -31,7 +31,7 @@ from gymnasium.vector.utils import concatenate, create_empty_array, iterate
 from . import registry
 from .errors import InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, Episode, InstanceStatus
-from .recording import _write_turn
+from .recording import write_turn
 from .registry import spec_summary
 from .runtime import runtime
 from .services import _parse_id, instance_not_live
@@ -250,7 +250,7 @@ def _write(live, finished):
         for episode in finished
     ]
     # On SQLite, in turn with the single instances' writes (recording.py says why).
-    with _write_turn(), transaction.atomic(using=connection.alias), connection.cursor() as cursor:
+    with write_turn(), transaction.atomic(using=connection.alias), connection.cursor() as cursor:
         cursor.executemany(_insert_sql(connection), rows)
 
 
