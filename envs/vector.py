@@ -31,7 +31,7 @@ from gymnasium.vector.utils import concatenate, create_empty_array, iterate
 from . import registry
 from .errors import InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, Episode, InstanceStatus
-from .recording import write_turn
+from .recording import insert_rows, write_turn
 from .registry import spec_summary
 from .runtime import runtime
 from .services import _parse_id, instance_not_live
@@ -214,17 +214,6 @@ def vector_close(*, instance_id):
 
 VECTOR_FLUSH_EPISODES = 1024
 
-_EPISODE_COLUMNS = (
-    "instance", "sub_env", "number", "seed", "started_at", "ended_at", "steps", "total_reward", "terminated", "truncated",
-)
-
-
-def _insert_sql(connection):
-    quote = connection.ops.quote_name
-    columns = ", ".join(quote(Episode._meta.get_field(name).column) for name in _EPISODE_COLUMNS)
-    values = ", ".join(["%s"] * len(_EPISODE_COLUMNS))
-    return f"INSERT INTO {quote(Episode._meta.db_table)} ({columns}) VALUES ({values})"
-
 
 def _write(live, finished):
     """Write ``finished`` (``FinishedEpisode`` records of ``live``) in one transaction."""
@@ -250,8 +239,8 @@ def _write(live, finished):
         for episode in finished
     ]
     # On SQLite, in turn with the single instances' writes (recording.py says why).
-    with write_turn(), transaction.atomic(using=connection.alias), connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(connection), rows)
+    with write_turn(), transaction.atomic(using=connection.alias):
+        insert_rows(connection, rows)
 
 
 def _flush(live):

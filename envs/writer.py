@@ -17,7 +17,7 @@ from collections import defaultdict
 
 from django.db import DatabaseError, close_old_connections, transaction
 
-from .recording import write_turn
+from .recording import EpisodeWrite, write_all, write_turn
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,13 @@ class Writer:
 def _make(batch):
     """Make every write of ``batch``: None for each that was made, else its exception."""
     try:
+        episodes = [function for function, _, _ in batch if isinstance(function, EpisodeWrite)]
         with write_turn(), transaction.atomic():
+            if episodes:
+                write_all(episodes)  # the inserts as one statement
             for function, _, _ in batch:
-                function()
+                if not isinstance(function, EpisodeWrite):
+                    function()
         return [None] * len(batch)
     except Exception as error:
         close_old_connections()
