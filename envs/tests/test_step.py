@@ -87,7 +87,9 @@ def test_an_episode_costs_one_write_at_its_end(api, make_instance, settings):
         while not api.post(f"/v1/envs/{instance_id}/step/", {"action": 1}).json()["done"]:
             pass
         api.post(f"/v1/envs/{instance_id}/reset/", {})
-    writes = [query["sql"].split()[0] for query in queries if query["sql"].split()[0] in ("INSERT", "UPDATE")]
+    # An executemany is logged as "N times: INSERT ...".
+    statements = [query["sql"].split(" times: ")[-1].split()[0] for query in queries]
+    writes = [statement for statement in statements if statement in ("INSERT", "UPDATE")]
     assert writes == ["INSERT"]  # the first episode's row, inserted finished
     episode = Episode.objects.get(instance_id=instance_id, number=1)
     assert (episode.seed, episode.outcome, episode.ended_at is not None) == (1, "terminated", True)
