@@ -9,15 +9,18 @@ from rest_framework import serializers
 MAX_SEED = 2**63 - 1  # stored in a 64-bit column
 
 
-class SeedField(serializers.IntegerField):
-    def __init__(self, **kwargs):
-        super().__init__(min_value=0, max_value=MAX_SEED, required=False, allow_null=True, **kwargs)
+class StrictIntegerField(serializers.IntegerField):
+    """An integer in the body: IntegerField would also read "5", 5.0 and true."""
 
     def to_internal_value(self, data):
-        # IntegerField would read "5" and 5.0 as 5; a seed must be an integer.
         if isinstance(data, bool) or not isinstance(data, int):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class SeedField(StrictIntegerField):
+    def __init__(self, **kwargs):
+        super().__init__(min_value=0, max_value=MAX_SEED, required=False, allow_null=True, **kwargs)
 
 
 class JSONObjectField(serializers.JSONField):
@@ -41,7 +44,7 @@ class CreateRequest(serializers.Serializer):
     kwargs = JSONObjectField(
         required=False, allow_null=True, help_text="Keyword arguments for the environment's constructor."
     )
-    max_episode_steps = serializers.IntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    max_episode_steps = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
 
 
 class CreateResponse(serializers.Serializer):
@@ -172,15 +175,9 @@ class EpisodesResponse(serializers.Serializer):
 MAX_NUM_ENVS = 256
 
 
-class NumEnvsField(serializers.IntegerField):
+class NumEnvsField(StrictIntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=1, max_value=MAX_NUM_ENVS, **kwargs)
-
-    def to_internal_value(self, data):
-        # IntegerField would read "5", 5.0 and true as numbers; a count must be an integer.
-        if isinstance(data, bool) or not isinstance(data, int):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class VectorCreateRequest(serializers.Serializer):
@@ -190,7 +187,7 @@ class VectorCreateRequest(serializers.Serializer):
     kwargs = JSONObjectField(
         required=False, allow_null=True, help_text="Keyword arguments for each sub-environment's constructor."
     )
-    max_episode_steps = serializers.IntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    max_episode_steps = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
 
 
 class VectorCreateResponse(serializers.Serializer):
