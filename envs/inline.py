@@ -11,6 +11,10 @@ these holds:
 - its lock is held by another thread (a watcher drawing a frame, another
   client): the loop never waits for a lock;
 - its running episode's counts are due for their periodic write;
+- it has not been called yet: its first call, which may be slow or may
+  hang, is made in a thread;
+- ``GYMAPI_INLINE`` is off (for environments that may hang: a call made on
+  the loop cannot be abandoned, one in a thread can);
 - its steps and resets take longer than ``SLOW_SECONDS`` here, on a moving
   average (a MuJoCo or Atari environment, a big observation to encode): its
   calls go to threads, so that one slow environment does not hold up the
@@ -25,6 +29,8 @@ write comes back as a function, made in a thread before the answer is sent.
 
 import time
 import weakref
+
+from django.conf import settings
 
 from . import recording, services
 from .runtime import runtime
@@ -56,13 +62,16 @@ def call(what, instance_id, **arguments):
     the call itself (a wrong action, a reset needed) is raised, as the
     service would.
     """
+    if not settings.GYMAPI_INLINE:
+        return None
     live = runtime.get(instance_id)
     if live is None or live.closed:
         return None
     cost = _costs.get(live)
     if cost is None:
-        cost = _costs[live] = _Cost()
-    elif cost.seconds is not None and cost.seconds > SLOW_SECONDS:
+        _costs[live] = _Cost()
+        return None
+    if cost.seconds is not None and cost.seconds > SLOW_SECONDS:
         cost.skipped += 1
         if cost.skipped % RETRY_EVERY:
             return None

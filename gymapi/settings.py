@@ -169,6 +169,10 @@ GYMAPI_FLUSH_SECONDS = envfloat("GYMAPI_FLUSH_SECONDS", "5")
 # Episode records on (the default) or off: off, instances are still recorded
 # but their episodes are not (the benchmark's "recording off" row).
 GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
+# Cheap steps and resets answered on the event loop (envs/inline.py). Off, every
+# call is made in a thread: for environments that may hang, since a call on the
+# loop cannot be abandoned.
+GYMAPI_INLINE = envbool("GYMAPI_INLINE", "1")
 
 # Watching: at most this many frames a second per watched instance, on the
 # WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.

@@ -17,7 +17,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def created(env_id="CartPole-v1", seed=1):
+    """A reset instance whose first call the loop has already left to a thread."""
     instance_id = str(services.env_create(env_id=env_id, seed=seed).id)
+    assert inline.call("reset", instance_id) is None  # a first call goes to a thread
     services.env_reset(instance_id=instance_id)
     return instance_id
 
@@ -80,6 +82,13 @@ def test_it_leaves_unknown_and_closed_instances_to_a_thread():
     services.env_close(instance_id=instance_id)
     assert inline.call("step", instance_id, action=1) is None
     assert inline.call("step", "not-an-id", action=1) is None
+
+
+def test_it_leaves_everything_to_threads_when_off(settings):
+    instance_id = created()
+    settings.GYMAPI_INLINE = False
+    assert inline.call("step", instance_id, action=1) is None
+    assert runtime.get(instance_id).episode_steps == 0
 
 
 def test_it_raises_the_errors_of_the_call_itself():
