@@ -299,11 +299,12 @@ def vector_step_rate(server, seconds, num_envs=64):
     status, body = request(conn, "POST", base + "reset/", {})
     if status != 200:
         raise RuntimeError(f"vector reset: {status} {body[:300]!r}")
-    steps = 0
+    steps, action = 0, 0
     start = time.perf_counter()
     deadline = start + seconds
     while time.perf_counter() < deadline:
-        status, body = request(conn, "POST", base + "step/", {"action": [steps % 2] * num_envs})
+        action ^= 1
+        status, body = request(conn, "POST", base + "step/", {"action": [action] * num_envs})
         if status != 200:
             raise RuntimeError(f"vector step: {status} {body[:300]!r}")
         steps += num_envs
