@@ -95,7 +95,9 @@ def _inline_arguments(action, data):
         if type(data) is dict and data.get("action") is not None:
             return {"action": data["action"]}
         return None
-    serializer = ResetRequest(data=data if data is not None else {})
+    if not data and (data is None or type(data) is dict):  # a bare reset, the common one, needs no serializer
+        return {}
+    serializer = ResetRequest(data=data)
     return serializer.validated_data if serializer.is_valid() else None
 
 

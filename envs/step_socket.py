@@ -103,12 +103,13 @@ class StepProtocol:
                 return None
             arguments = {"action": message["action"]}
         else:
-            serializer = ResetRequest(
-                data={key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
-            )
-            if not serializer.is_valid():
-                return None
-            arguments = serializer.validated_data
+            fields = {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
+            if fields:  # a bare reset, the common one, needs no serializer
+                serializer = ResetRequest(data=fields)
+                if not serializer.is_valid():
+                    return None
+                fields = serializer.validated_data
+            arguments = fields
         encode = binary.encode_value if as_binary else encode_value
         try:
             result = inline.call(op, instance_id, encode=encode, **arguments)
