@@ -1,9 +1,62 @@
-"""What the server records of environment instances and their episodes."""
+"""What the server records of environment instances and their episodes, and the API keys that own them."""
 
+import hashlib
+import secrets
 import uuid
 
 from django.db import models
 from django.utils import timezone
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def usable(self):
+        return self.filter(revoked_at__isnull=True)
+
+    def create_key(self, *, name):
+        """Create a key named ``name``; returns ``(api_key, key)``. ``key`` is the
+        secret the client sends: it is not stored (only its hash) and is shown once."""
+        key = ApiKey.PREFIX + secrets.token_urlsafe(32)
+        api_key = self.create(name=name, prefix=key[: ApiKey.VISIBLE], hashed_key=ApiKey.hash(key))
+        return api_key, key
+
+
+class ApiKey(models.Model):
+    """A key a client sends as ``Authorization: Bearer <key>`` when the server requires keys.
+
+    Only the SHA-256 of the key is stored, with its first characters in clear
+    (``prefix``) to tell keys apart in lists. The key itself is shown once,
+    when it is created (admin or ``manage.py apikey create``). Keys are revoked,
+    never deleted, so the instances they created keep their owner.
+    """
+
+    PREFIX = "gk_"
+    VISIBLE = 11  # "gk_" and 8 characters of the random part
+
+    name = models.CharField(max_length=100, unique=True, help_text="Who or what uses this key.")
+    prefix = models.CharField(max_length=16, db_index=True, editable=False, help_text="The key's first characters.")
+    hashed_key = models.CharField(max_length=64, unique=True, editable=False, help_text="SHA-256 of the key, hex.")
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    last_used_at = models.DateTimeField(
+        null=True, blank=True, editable=False, help_text="Updated at most every GYMAPI_KEY_CACHE_SECONDS."
+    )
+    revoked_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "API key"
+
+    def __str__(self):
+        return f"{self.name} ({self.prefix}...)"
+
+    @staticmethod
+    def hash(key):
+        return hashlib.sha256(key.encode()).hexdigest()
+
+    @property
+    def revoked(self):
+        return self.revoked_at is not None
 
 
 class InstanceStatus(models.TextChoices):
@@ -23,6 +76,10 @@ class EnvInstanceQuerySet(models.QuerySet):
     def vectors(self):
         """Vector instances of ``num_envs`` sub-environments (``/v1/vector_envs/``)."""
         return self.filter(num_envs__isnull=False)
+
+    def visible_to(self, caller):
+        """The instances ``caller`` (an ``envs.access.Caller``) may see: all, or its key's own."""
+        return self if caller.sees_all else self.filter(owner_id=caller.key_id)
 
     def mark_lost(self, *, keep_ids=()):
         """Mark active instances lost, except those still live in this process."""
@@ -48,6 +105,14 @@ class EnvInstance(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was closed or found lost.")
+    owner = models.ForeignKey(
+        ApiKey,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="instances",
+        help_text="The API key that created it; empty when keys were not required.",
+    )
 
     objects = EnvInstanceQuerySet.as_manager()
 
