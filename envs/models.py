@@ -63,6 +63,8 @@ class InstanceStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     CLOSED = "closed", "Closed"
     LOST = "lost", "Lost"
+    REAPED = "reaped", "Reaped"  # closed by the server for being idle (GYMAPI_IDLE_SECONDS)
+    BROKEN = "broken", "Broken"  # its environment raised or hung; closed by the server
 
 
 class EnvInstanceQuerySet(models.QuerySet):
@@ -105,6 +107,12 @@ class EnvInstance(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     closed_at = models.DateTimeField(null=True, blank=True, help_text="When it was closed or found lost.")
+    status_reason = models.TextField(
+        blank=True, default="", help_text="Why it was reaped or broke (the environment's error, kept for its 410s)."
+    )
+    process = models.CharField(
+        max_length=200, blank=True, default="", help_text="The server process that holds it (host:pid:start), for manage.py reap."
+    )
     owner = models.ForeignKey(
         ApiKey,
         null=True,
