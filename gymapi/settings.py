@@ -174,6 +174,26 @@ GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
 # loop cannot be abandoned.
 GYMAPI_INLINE = envbool("GYMAPI_INLINE", "1")
 
+# Limits (README, Limits). Each 0 turns its limit off.
+# Environments held at once by this server: a single instance counts 1, a
+# vector instance its num_envs (each sub-environment costs what an instance does).
+GYMAPI_MAX_INSTANCES = envint("GYMAPI_MAX_INSTANCES", "1000")
+# Size of a request body (Django's setting: the fast path and DRF both answer 413 beyond it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = envint("GYMAPI_MAX_BODY_BYTES", "2621440") or None
+# Size of a create's kwargs, as compact JSON.
+GYMAPI_MAX_KWARGS_BYTES = envint("GYMAPI_MAX_KWARGS_BYTES", "65536")
+# Longest episode: a create may ask for at most this max_episode_steps, and
+# environments with no limit of their own (or a longer one) get this one.
+GYMAPI_MAX_EPISODE_STEPS = envint("GYMAPI_MAX_EPISODE_STEPS", "100000")
+# An instance untouched (no reset, step, render or sample) for this long is
+# closed and marked reaped; the server looks every GYMAPI_REAP_INTERVAL seconds.
+GYMAPI_IDLE_SECONDS = envfloat("GYMAPI_IDLE_SECONDS", "3600")
+GYMAPI_REAP_INTERVAL = max(envfloat("GYMAPI_REAP_INTERVAL", "60"), 0.01)
+# A call into an environment made in a thread that runs longer than this is
+# abandoned and the instance marked broken. Calls made on the event loop
+# (envs/inline.py) cannot be: GYMAPI_INLINE=0 makes every call a thread's.
+GYMAPI_CALL_TIMEOUT = envfloat("GYMAPI_CALL_TIMEOUT", "60")
+
 # Watching: at most this many frames a second per watched instance, on the
 # WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.
 GYMAPI_STREAM_FPS = max(envfloat("GYMAPI_STREAM_FPS", "15"), 0.1)
