@@ -25,6 +25,10 @@ from .errors import EnvError, ResetNeeded
 
 
 class _GuardedCalls:
+    # The id of the ApiKey that created it (None when keys are off), for the
+    # hot path's ownership check without the database (envs/access.py).
+    owner_id = None
+
     def _call(self, what, function, *args, **kwargs):
         try:
             return function(*args, **kwargs)
@@ -403,7 +407,9 @@ class Runtime:
         self._vectors = {}
         self._lock = threading.Lock()
 
-    def create(self, instance_id, env_id, *, render_mode=None, kwargs=None, max_episode_steps=None, seed=None):
+    def create(
+        self, instance_id, env_id, *, render_mode=None, kwargs=None, max_episode_steps=None, seed=None, owner_id=None
+    ):
         """Build an environment with ``gym.make`` and hold it under ``instance_id``."""
         options = dict(kwargs or {})
         # Only what was asked for: gym.make(id) must behave exactly as in-process.
@@ -416,6 +422,7 @@ class Runtime:
         except Exception as error:
             raise EnvError(f"{env_id} could not be created: {type(error).__name__}: {error}") from error
         live = LiveEnv(str(instance_id), env, seed=seed)
+        live.owner_id = owner_id
         with self._lock:
             self._envs[live.instance_id] = live
         return live
@@ -435,7 +442,9 @@ class Runtime:
     def ids(self):
         return list(self._envs)
 
-    def create_vector(self, instance_id, env_id, *, num_envs, kwargs=None, max_episode_steps=None, seed=None):
+    def create_vector(
+        self, instance_id, env_id, *, num_envs, kwargs=None, max_episode_steps=None, seed=None, owner_id=None
+    ):
         """Build a vector environment with ``gym.make_vec`` and hold it under ``instance_id``.
 
         Gymnasium's own vectorized implementation when the environment has one
@@ -458,6 +467,7 @@ class Runtime:
         except BaseException:
             env.close()
             raise
+        live.owner_id = owner_id
         with self._lock:
             self._vectors[live.instance_id] = live
         return live
