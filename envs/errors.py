@@ -6,6 +6,7 @@ validation errors add ``"fields"``: ``{field: [messages]}``.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from rest_framework import exceptions, status
@@ -49,19 +50,25 @@ class WrongInstanceKind(ApiError):
 
 
 class InstanceGone(ApiError):
-    """The instance existed but is no longer served (closed, or lost in a restart)."""
+    """The instance existed but is no longer served: closed, lost in a restart,
+    reaped for being idle, or broken (its environment raised or hung)."""
 
     status_code = status.HTTP_410_GONE
     default_code = "instance_gone"
 
-    def __init__(self, instance_id, status_name, when=None):
-        reasons = {
-            "closed": "was closed",
-            "lost": "was lost when the server restarted; its recorded episodes are kept",
-        }
-        reason = reasons.get(status_name, f"is {status_name}")
-        suffix = f" at {when.isoformat()}" if when and status_name == "closed" else ""
-        super().__init__(f"Instance {instance_id} {reason}{suffix}.", code=f"instance_{status_name}")
+    def __init__(self, instance_id, status_name, when=None, reason=""):
+        at = f" at {when.isoformat()}" if when else ""
+        if status_name == "closed":
+            message = f"was closed{at}"
+        elif status_name == "lost":
+            message = "was lost when the server restarted; its recorded episodes are kept"
+        elif status_name == "reaped":
+            message = f"was reaped for being idle ({reason or 'untouched too long'}){at}; its recorded episodes are kept"
+        elif status_name == "broken":
+            message = f"broke and was closed{at}: {reason or 'its environment failed'}"
+        else:
+            message = f"is {status_name}"
+        super().__init__(f"Instance {instance_id} {message}.", code=f"instance_{status_name}")
 
 
 class InvalidInput(ApiError):
@@ -81,13 +88,36 @@ class ResetNeeded(ApiError):
 class PayloadTooLarge(ApiError):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_code = "payload_too_large"
-    default_detail = "The request body is larger than the server accepts (DATA_UPLOAD_MAX_MEMORY_SIZE)."
+
+    def __init__(self):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+        super().__init__(f"The request body is larger than the server accepts: at most {limit} bytes (GYMAPI_MAX_BODY_BYTES).")
 
 
 class EnvError(ApiError):
     """The environment itself raised while handling a valid request."""
 
     default_code = "env_error"
+
+
+class EnvBroken(EnvError):
+    """The environment raised where it must not (README, Limits): the instance
+    is marked broken and closed, and later calls are 410 ``instance_broken``."""
+
+
+class EnvTimeout(ApiError):
+    """A call into the environment ran past ``GYMAPI_CALL_TIMEOUT`` and was abandoned;
+    the instance is marked broken and closed."""
+
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_code = "env_timeout"
+
+
+class TooManyInstances(ApiError):
+    """Creating would take the server past ``GYMAPI_MAX_INSTANCES`` environments."""
+
+    status_code = status.HTTP_429_TOO_MANY_REQUESTS
+    default_code = "too_many_instances"
 
 
 def _flatten(detail, prefix=""):
