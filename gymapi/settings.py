@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
+    "corsheaders",
     "envs",
     "monitor",
 ]
@@ -60,9 +61,13 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before CommonMiddleware and the key check: it answers CORS preflights
+    # itself and adds its headers to every /v1 answer, 401s included.
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "envs.middleware.ApiKeyMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
@@ -146,6 +151,9 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "EXCEPTION_HANDLER": "envs.errors.exception_handler",
+    # Media types by the Accept header only: ?format= answered an unknown value
+    # with a bare 404 and showed in the schema as a parameter of every route.
+    "URL_FORMAT_OVERRIDE": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
 
@@ -193,6 +201,22 @@ GYMAPI_REAP_INTERVAL = max(envfloat("GYMAPI_REAP_INTERVAL", "60"), 0.01)
 # abandoned and the instance marked broken. Calls made on the event loop
 # (envs/inline.py) cannot be: GYMAPI_INLINE=0 makes every call a thread's.
 GYMAPI_CALL_TIMEOUT = envfloat("GYMAPI_CALL_TIMEOUT", "60")
+
+# Who may do what (envs/access.py; README, Deployment for a team). Off, the
+# default, anyone who reaches the server drives every instance: the zero-config
+# local run. On, every /v1 and ws/ route takes an API key (manage.py apikey
+# create NAME) and each key sees only the instances it created.
+GYMAPI_REQUIRE_KEYS = envbool("GYMAPI_REQUIRE_KEYS", "0")
+# How long a key lookup is remembered in memory: a key revoked from another
+# process (manage.py apikey revoke) works for at most this long.
+GYMAPI_KEY_CACHE_SECONDS = max(envfloat("GYMAPI_KEY_CACHE_SECONDS", "10"), 0.0)
+# Active instances (single or vector, one each) a key may hold at once; 0: no cap.
+GYMAPI_MAX_INSTANCES_PER_KEY = envint("GYMAPI_MAX_INSTANCES_PER_KEY", "0") or None
+# Pages of other origins allowed to call /v1 from a browser (django-cors-headers),
+# comma-separated as scheme://host[:port]; none by default. No cookies cross origins:
+# such pages send a key.
+CORS_ALLOWED_ORIGINS = envlist("GYMAPI_CORS_ORIGINS", "")
+CORS_URLS_REGEX = r"^/v1/" if CORS_ALLOWED_ORIGINS else r"(?!)"  # (?!) never matches: no CORS headers at all
 
 # Watching: at most this many frames a second per watched instance, on the
 # WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.
