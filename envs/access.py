@@ -289,3 +289,14 @@ def auth_message_key(message):
     if isinstance(message, dict) and message.get("op") == "auth" and isinstance(message.get("key"), str):
         return message["key"]
     return None
+
+
+class OwnedInstanceViews:
+    """A mixin for DRF views whose routes name an ``instance_id``: another key's
+    instance is the 404 of an unknown id, on every route, before the view runs.
+    ``request.caller`` is set by ``envs.middleware.ApiKeyMiddleware``."""
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        if "instance_id" in kwargs:
+            check_instance(request.caller, kwargs["instance_id"])

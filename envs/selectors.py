@@ -5,6 +5,7 @@ import uuid
 from django.db.models import Count
 
 from . import recording
+from .access import ANYONE
 from .errors import InstanceNotFound, WrongInstanceKind
 from .models import EnvInstance
 from .registry import render_modes_of, spec_summary
@@ -13,9 +14,9 @@ from .services import live_get, space_of
 from .spaces import describe_space, encode_float
 
 
-def instance_list_active():
-    """``{instance_id: env_id}`` for every active instance (the seed's shape); vector ones are listed apart."""
-    instances = EnvInstance.objects.active().singles().order_by("created_at")
+def instance_list_active(*, caller=ANYONE):
+    """``{instance_id: env_id}`` for every active instance ``caller`` sees (the seed's shape); vector ones are listed apart."""
+    instances = EnvInstance.objects.active().singles().visible_to(caller).order_by("created_at")
     return {str(pk): env_id for pk, env_id in instances.values_list("id", "env_id")}
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 from monitor import broadcast
 
 from . import recording, registry
+from .access import creation_slot
 from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, InstanceStatus
 from .runtime import runtime
@@ -57,33 +58,40 @@ def instance_not_live(instance_id, *, vector):
     if instance.status == InstanceStatus.ACTIVE:
         # Recorded as active but not live here: a previous process held it.
         if EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost():
-            broadcast.instance_ended(parsed, InstanceStatus.LOST)
+            broadcast.instance_ended(parsed, InstanceStatus.LOST, owner_id=instance.owner_id)
         raise InstanceGone(parsed, InstanceStatus.LOST)
     raise InstanceGone(parsed, instance.status, instance.closed_at)
 
 
-def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_steps=None):
-    """Create a live environment and its record; returns the ``EnvInstance``."""
+def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_steps=None, owner_id=None):
+    """Create a live environment and its record; returns the ``EnvInstance``.
+
+    ``owner_id``: the ``ApiKey`` creating it (None when keys are off), held to
+    GYMAPI_MAX_INSTANCES_PER_KEY (a 429, and nothing created, beyond it).
+    """
     kwargs = kwargs or {}
     registry.resolve_env_id(env_id)
     registry.check_render_mode(env_id, render_mode)
     registry.check_kwargs(env_id, kwargs)
     instance_id = uuid.uuid4()
-    live = runtime.create(
-        instance_id, env_id, render_mode=render_mode, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed
-    )
-    try:
-        instance = EnvInstance.objects.create(
-            id=instance_id,
-            env_id=env_id,
-            render_mode=render_mode,
-            kwargs=kwargs,
-            seed=seed,
-            max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
+    with creation_slot(owner_id):
+        live = runtime.create(
+            instance_id, env_id, render_mode=render_mode, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed,
+            owner_id=owner_id,
         )
-    except Exception:
-        runtime.remove(instance_id)
-        raise
+        try:
+            instance = EnvInstance.objects.create(
+                id=instance_id,
+                env_id=env_id,
+                render_mode=render_mode,
+                kwargs=kwargs,
+                seed=seed,
+                max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
+                owner_id=owner_id,
+            )
+        except Exception:
+            runtime.remove(instance_id)
+            raise
     logger.info("Created %s as %s", env_id, instance_id)
     broadcast.instance_created(instance)
     return instance
@@ -175,7 +183,7 @@ def env_close(*, instance_id):
             )
         runtime.remove(live.instance_id)
     logger.info("Closed %s", live.instance_id)
-    broadcast.instance_ended(live.instance_id, InstanceStatus.CLOSED)
+    broadcast.instance_ended(live.instance_id, InstanceStatus.CLOSED, owner_id=live.owner_id)
 
 
 def space_of(live, which):

@@ -29,6 +29,7 @@ from gymnasium import spaces
 from gymnasium.vector.utils import concatenate, create_empty_array, iterate
 
 from . import registry
+from .access import ANYONE, creation_slot
 from .errors import InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, Episode, InstanceStatus
 from .recording import insert_rows, write_turn
@@ -65,8 +66,12 @@ def vector_get(instance_id):
 # --- services --------------------------------------------------------------------
 
 
-def vector_create(*, env_id, num_envs, seed=None, kwargs=None, max_episode_steps=None):
-    """Create a live vector environment and its record; returns the ``EnvInstance``."""
+def vector_create(*, env_id, num_envs, seed=None, kwargs=None, max_episode_steps=None, owner_id=None):
+    """Create a live vector environment and its record; returns the ``EnvInstance``.
+
+    ``owner_id`` as in ``services.env_create``: a vector instance counts one
+    against its key's GYMAPI_MAX_INSTANCES_PER_KEY.
+    """
     kwargs = kwargs or {}
     registry.resolve_env_id(env_id)
     for key in kwargs:
@@ -74,21 +79,24 @@ def vector_create(*, env_id, num_envs, seed=None, kwargs=None, max_episode_steps
             raise InvalidInput(f"kwargs.{key}", RESERVED_KWARGS[key] + ".")
     registry.check_kwargs(env_id, kwargs)
     instance_id = uuid.uuid4()
-    live = runtime.create_vector(
-        instance_id, env_id, num_envs=num_envs, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed
-    )
-    try:
-        instance = EnvInstance.objects.create(
-            id=instance_id,
-            env_id=env_id,
-            kwargs=kwargs,
-            seed=seed,
-            num_envs=num_envs,
-            max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
+    with creation_slot(owner_id):
+        live = runtime.create_vector(
+            instance_id, env_id, num_envs=num_envs, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed,
+            owner_id=owner_id,
         )
-    except Exception:
-        runtime.remove_vector(instance_id)
-        raise
+        try:
+            instance = EnvInstance.objects.create(
+                id=instance_id,
+                env_id=env_id,
+                kwargs=kwargs,
+                seed=seed,
+                num_envs=num_envs,
+                max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
+                owner_id=owner_id,
+            )
+        except Exception:
+            runtime.remove_vector(instance_id)
+            raise
     logger.info("Created %d x %s as %s (%s)", num_envs, env_id, instance_id, live.vectorization_mode)
     return instance
 
@@ -267,9 +275,9 @@ def _stepped(live):
 # --- reads -----------------------------------------------------------------------
 
 
-def vector_list_active():
-    """``{instance_id: {"env_id", "num_envs"}}`` for every active vector instance, oldest first."""
-    instances = EnvInstance.objects.active().vectors().order_by("created_at")
+def vector_list_active(*, caller=ANYONE):
+    """``{instance_id: {"env_id", "num_envs"}}`` for every active vector instance ``caller`` sees, oldest first."""
+    instances = EnvInstance.objects.active().vectors().visible_to(caller).order_by("created_at")
     return {
         str(pk): {"env_id": env_id, "num_envs": num_envs}
         for pk, env_id, num_envs in instances.values_list("id", "env_id", "num_envs")

@@ -10,6 +10,7 @@ from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
 from . import binary, rendering, selectors, services
+from .access import OwnedInstanceViews
 from .registry import registry_list
 from .serializers import (
     ContainsRequest,
@@ -35,6 +36,11 @@ ERRORS = {
     400: OpenApiResponse(ErrorResponse, description="Invalid input; the environment is unchanged."),
     404: OpenApiResponse(ErrorResponse, description="No such instance."),
     410: OpenApiResponse(ErrorResponse, description="The instance was closed or lost in a restart."),
+}
+# What a request body can get besides: too large, or not JSON nor msgpack.
+BODY_ERRORS = {
+    413: OpenApiResponse(ErrorResponse, description="The body is larger than the server accepts."),
+    415: OpenApiResponse(ErrorResponse, description="The body is neither JSON nor msgpack."),
 }
 
 
@@ -65,7 +71,7 @@ class JSONErrors(BaseContentNegotiation):
         return renderers[0], renderers[0].media_type
 
 
-class EnvViewSet(viewsets.ViewSet):
+class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     """Environment instances: create, drive, describe and close them."""
 
     lookup_field = "instance_id"
@@ -76,12 +82,12 @@ class EnvViewSet(viewsets.ViewSet):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{instance_id: env_id}")},
     )
     def list(self, request):
-        return Response(selectors.instance_list_active())
+        return Response(selectors.instance_list_active(caller=request.caller))
 
-    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, 400: ERRORS[400]})
+    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, 400: ERRORS[400], **BODY_ERRORS})
     def create(self, request):
         data = validated(CreateRequest, request)
-        instance = services.env_create(**data)
+        instance = services.env_create(**data, owner_id=request.caller.key_id)
         return Response({"instance_id": str(instance.id)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Describe an instance", responses={200: InstanceResponse, **ERRORS})
@@ -93,13 +99,13 @@ class EnvViewSet(viewsets.ViewSet):
         services.env_close(instance_id=instance_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS})
+    @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS, **BODY_ERRORS})
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
         data = validated(ResetRequest, request)
         return Response(services.env_reset(instance_id=instance_id, **data, encode=value_encoder(request)))
 
-    @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS})
+    @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS, **BODY_ERRORS})
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):
         data = validated(StepRequest, request)
@@ -123,7 +129,9 @@ class EnvViewSet(viewsets.ViewSet):
         return Response({"action": services.action_sample(instance_id=instance_id, encode=value_encoder(request))})
 
     @extend_schema(
-        summary="Is x a member of the action space?", request=ContainsRequest, responses={200: ContainsResponse, **ERRORS}
+        summary="Is x a member of the action space?",
+        request=ContainsRequest,
+        responses={200: ContainsResponse, **ERRORS, **BODY_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="action_space/contains")
     def action_space_contains(self, request, instance_id):
@@ -133,7 +141,7 @@ class EnvViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Is x a member of the observation space?",
         request=ContainsRequest,
-        responses={200: ContainsResponse, **ERRORS},
+        responses={200: ContainsResponse, **ERRORS, **BODY_ERRORS},
     )
     @action(detail=True, methods=["post"], url_path="observation_space/contains")
     def observation_space_contains(self, request, instance_id):
@@ -168,7 +176,7 @@ class EnvViewSet(viewsets.ViewSet):
         summary="Recorded episodes",
         description="The latest recorded episodes, oldest first; closed and lost instances keep theirs.",
         parameters=[EpisodesQuery],
-        responses={200: EpisodesResponse, 404: ERRORS[404]},
+        responses={200: EpisodesResponse, 400: ERRORS[400], 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"])
     def episodes(self, request, instance_id):

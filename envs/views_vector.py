@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from . import vector
+from .access import OwnedInstanceViews
 from .serializers import (
     ResetRequest,
     ResetResponse,
@@ -21,10 +22,10 @@ from .serializers import (
     VectorStepRequest,
     VectorStepResponse,
 )
-from .views import ERRORS, validated
+from .views import BODY_ERRORS, ERRORS, validated
 
 
-class VectorEnvViewSet(viewsets.ViewSet):
+class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     """Vector instances: num_envs sub-environments created, reset and stepped as one batch."""
 
     lookup_field = "instance_id"
@@ -35,16 +36,16 @@ class VectorEnvViewSet(viewsets.ViewSet):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{instance_id: {env_id, num_envs}}")},
     )
     def list(self, request):
-        return Response(vector.vector_list_active())
+        return Response(vector.vector_list_active(caller=request.caller))
 
     @extend_schema(
         summary="Create a vector instance",
         request=VectorCreateRequest,
-        responses={201: VectorCreateResponse, 400: ERRORS[400]},
+        responses={201: VectorCreateResponse, 400: ERRORS[400], **BODY_ERRORS},
     )
     def create(self, request):
         data = validated(VectorCreateRequest, request)
-        instance = vector.vector_create(**data)
+        instance = vector.vector_create(**data, owner_id=request.caller.key_id)
         return Response({"instance_id": str(instance.id), "num_envs": instance.num_envs}, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Describe a vector instance", responses={200: VectorInstanceResponse, **ERRORS})
@@ -57,7 +58,9 @@ class VectorEnvViewSet(viewsets.ViewSet):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
-        summary="Reset every sub-environment", request=ResetRequest, responses={200: ResetResponse, **ERRORS}
+        summary="Reset every sub-environment",
+        request=ResetRequest,
+        responses={200: ResetResponse, **ERRORS, **BODY_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
@@ -67,7 +70,7 @@ class VectorEnvViewSet(viewsets.ViewSet):
     @extend_schema(
         summary="Step with one action per sub-environment",
         request=VectorStepRequest,
-        responses={200: VectorStepResponse, **ERRORS},
+        responses={200: VectorStepResponse, **ERRORS, **BODY_ERRORS},
     )
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):
@@ -95,7 +98,7 @@ class VectorEnvViewSet(viewsets.ViewSet):
         summary="Recorded episodes of every sub-environment",
         description="The latest recorded episodes in the order they ended; closed and lost instances keep theirs.",
         parameters=[VectorEpisodesQuery],
-        responses={200: VectorEpisodesResponse, 404: ERRORS[404]},
+        responses={200: VectorEpisodesResponse, 400: ERRORS[400], 404: ERRORS[404]},
     )
     @action(detail=True, methods=["get"])
     def episodes(self, request, instance_id):

@@ -133,12 +133,18 @@ def frame_message(instance_id, frame):
 # --- what services publish --------------------------------------------------
 
 
+# Messages to the server's group carry the instance's "owner" (its key's id,
+# None without one) beside the event: each watcher of ws/envs/ forwards only
+# the events of instances it may see (monitor/consumers.py).
+
+
 def instance_created(instance):
     """A new instance: the server's watchers add a tile for it."""
     watchers.send(
         SERVER_GROUP,
         {
             "type": "instance.created",
+            "owner": instance.owner_id,
             "event": {
                 "type": "created",
                 "instance_id": str(instance.id),
@@ -150,10 +156,17 @@ def instance_created(instance):
     )
 
 
-def instance_ended(instance_id, status):
-    """An instance was closed or lost (``status``): its tile goes, its watchers are told."""
+def instance_ended(instance_id, status, *, owner_id=None):
+    """An instance was closed or lost (``status``): its tile goes, its watchers are told.
+
+    ``owner_id``: the instance's key; without it, only watchers who see everything hear of it.
+    """
     status = str(status)  # a TextChoices member is a str subclass; the wire wants a plain one
-    message = {"type": f"instance.{status}", "event": {"type": status, "instance_id": str(instance_id)}}
+    message = {
+        "type": f"instance.{status}",
+        "owner": owner_id,
+        "event": {"type": status, "instance_id": str(instance_id)},
+    }
     watchers.send(SERVER_GROUP, message)
     watchers.send(instance_group(instance_id), message)
 
@@ -169,6 +182,7 @@ def episode_finished(live):
         return
     message = {
         "type": "episode.finished",
+        "owner": live.owner_id,
         "event": {
             "type": "episode_finished",
             "instance_id": live.instance_id,

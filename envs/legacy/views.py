@@ -12,6 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import selectors, services
+from ..access import OwnedInstanceViews
 from ..errors import InstanceGone, InstanceNotFound, error_body
 from ..renderers import ORJSONRenderer
 from ..serializers import CreateRequest, ResetRequest, StepRequest
@@ -21,7 +22,7 @@ from . import services as legacy
 logger = logging.getLogger(__name__)
 
 # Statuses kept as they are; every other client error is a 400, as the older API's were.
-KEPT_STATUSES = {403, 404, 405}
+KEPT_STATUSES = {403, 404, 405, 429}
 GONE_REASONS = {"instance_closed": "closed", "instance_lost": "lost when the server restarted"}
 
 
@@ -44,7 +45,7 @@ def exception_handler(exc, context):
     return Response({"message": body["detail"]}, status=status_code, headers=headers)
 
 
-class LegacyView(APIView):
+class LegacyView(OwnedInstanceViews, APIView):
     renderer_classes = [ORJSONRenderer]
 
     def get_exception_handler(self):
@@ -53,10 +54,10 @@ class LegacyView(APIView):
 
 class EnvsView(LegacyView):
     def get(self, request):
-        return Response({"all_envs": selectors.instance_list_active()})
+        return Response({"all_envs": selectors.instance_list_active(caller=request.caller)})
 
     def post(self, request):
-        instance = legacy.env_create(**validated(CreateRequest, request))
+        instance = legacy.env_create(**validated(CreateRequest, request), owner_id=request.caller.key_id)
         return Response({"instance_id": str(instance.id)})
 
 
