@@ -4,6 +4,7 @@ Responses are built by services as plain dicts and returned as they are: the
 response serializers here only document them.
 """
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 MAX_SEED = 2**63 - 1  # stored in a 64-bit column
@@ -23,6 +24,29 @@ class SeedField(StrictIntegerField):
         super().__init__(min_value=0, max_value=MAX_SEED, required=False, allow_null=True, **kwargs)
 
 
+# Any JSON value but null (a JSONField takes no null unless allow_null).
+JSON_VALUE = {
+    "oneOf": [
+        {"type": "object", "additionalProperties": {}},
+        {"type": "array", "items": {}},
+        {"type": "string"},
+        {"type": "number"},
+        {"type": "boolean"},
+    ]
+}
+
+
+@extend_schema_field(JSON_VALUE)
+class JSONValueField(serializers.JSONField):
+    """Any JSON value but null: an action, a value to test for membership."""
+
+
+@extend_schema_field({"type": "array", "items": {}})
+class JSONListField(JSONValueField):
+    """A JSON list, in the schema; a value of another type is refused by the service, which says what it expects."""
+
+
+@extend_schema_field({"type": "object", "additionalProperties": {}, "nullable": True})
 class JSONObjectField(serializers.JSONField):
     """A JSON object (or null), with string keys."""
 
@@ -62,7 +86,7 @@ class ResetResponse(serializers.Serializer):
 
 
 class StepRequest(serializers.Serializer):
-    action = serializers.JSONField(help_text="A member of the action space, as JSON (GET action_space describes it).")
+    action = JSONValueField(help_text="A member of the action space, as JSON (GET action_space describes it).")
 
 
 class StepResponse(serializers.Serializer):
@@ -75,7 +99,7 @@ class StepResponse(serializers.Serializer):
 
 
 class ContainsRequest(serializers.Serializer):
-    x = serializers.JSONField(help_text="A value to test for membership, as JSON.")
+    x = JSONValueField(help_text="A value to test for membership, as JSON.")
 
 
 class ContainsResponse(serializers.Serializer):
@@ -196,7 +220,7 @@ class VectorCreateResponse(serializers.Serializer):
 
 
 class VectorStepRequest(serializers.Serializer):
-    action = serializers.JSONField(
+    action = JSONListField(
         help_text="A list of num_envs actions, one per sub-environment, each a member of the single action space."
     )
 
