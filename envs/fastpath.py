@@ -11,8 +11,11 @@ renderer and error handler as the DRF views, in one hop to a worker thread.
 
 It only takes requests it answers exactly as Django would: a JSON or msgpack
 body (or none), an ``Accept`` that DRF would answer with JSON or with msgpack
-alone, no query string, an allowed host, plain HTTP or no HTTPS-only settings.
-Anything else (another media type, a body that will not parse, ``?format=``...)
+alone, no query string, an allowed host, plain HTTP or no HTTPS-only settings,
+and, when keys are required, a Bearer key known valid in the key cache
+(envs/access.py: no database on the loop); it adds the CORS headers
+django-cors-headers would. Anything else (a missing, unknown or stale key,
+whose 401 or lookup Django makes) (another media type, a body that will not parse, ``?format=``...)
 goes on to Django untouched, with its body replayed, so errors are worded in
 one place.
 """
@@ -22,12 +25,16 @@ import logging
 import re
 from http import HTTPStatus
 
+from urllib.parse import urlsplit
+
 import orjson
+from corsheaders.conf import conf as cors_conf
+from corsheaders.middleware import CorsMiddleware
 from django.conf import settings
 from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
-from . import binary, inline, services, spaces, vector
+from . import access, binary, inline, services, spaces, vector
 from .writer import writer
 from .errors import exception_handler
 from .renderers import render_json, render_msgpack
@@ -101,7 +108,7 @@ def _inline_arguments(action, data):
     return serializer.validated_data if serializer.is_valid() else None
 
 
-def answer_inline(action, instance_id, data, as_msgpack=False):
+def answer_inline(action, instance_id, data, as_msgpack=False, caller=access.ANYONE):
     """``answer`` on the event loop when envs/inline.py allows it: (status, body, headers, write), or None."""
     kind, name = action
     if kind != "envs":
@@ -111,7 +118,7 @@ def answer_inline(action, instance_id, data, as_msgpack=False):
         return None
     encode, render = CODECS[as_msgpack]
     try:
-        result = inline.call(name, instance_id, encode=encode, **arguments)
+        result = inline.call(name, instance_id, encode=encode, caller=caller, **arguments)
     except Exception as error:
         return (*_error_answer(error, action, render), None)
     if result is None:
@@ -130,10 +137,11 @@ def _error_answer(error, action, render):
     return response.status_code, render(response.data), headers
 
 
-def answer(action, instance_id, data, as_msgpack=False):
+def answer(action, instance_id, data, as_msgpack=False, caller=access.ANYONE):
     """Run one action as the DRF view would (in a worker thread): (status, body, extra headers)."""
     encode, render = CODECS[as_msgpack]
     try:
+        access.check_instance(caller, instance_id)  # another key's instance: the 404 of an unknown id
         return 200, render(ACTIONS[action](instance_id, data, encode)), []
     except Exception as error:  # shaped by the one handler, like DRF's handle_exception
         return _error_answer(error, action, render)
@@ -183,11 +191,16 @@ class FastPath:
 
     def __init__(self, app):
         self.app = app
-        common = [(b"vary", b"Accept"), (b"allow", b"POST, OPTIONS")] + _security_headers()
-        self.headers = {
-            False: [(b"content-type", b"application/json")] + common,
-            True: [(b"content-type", MSGPACK)] + common,
-        }
+        # django-cors-headers adds "origin" to Vary on the paths it covers (none
+        # unless GYMAPI_CORS_ORIGINS is set) and allows the origins it knows.
+        self.cors_paths = re.compile(cors_conf.CORS_URLS_REGEX)
+        self.cors = CorsMiddleware(lambda request: None)
+        self.headers = {}
+        for cors in (False, True):
+            common = [(b"vary", b"Accept, origin" if cors else b"Accept"), (b"allow", b"POST, OPTIONS")]
+            common += _security_headers()
+            self.headers[False, cors] = [(b"content-type", b"application/json")] + common
+            self.headers[True, cors] = [(b"content-type", MSGPACK)] + common
         allowed = settings.ALLOWED_HOSTS
         if settings.DEBUG and not allowed:
             allowed = [".localhost", "127.0.0.1", "[::1]"]
@@ -204,7 +217,7 @@ class FastPath:
         taken = None if match is None else self.takes(scope)
         if taken is None:
             return await self.app(scope, receive, send)
-        body_type, as_msgpack = taken
+        body_type, as_msgpack, caller, origin = taken
 
         chunks, size, more = [], 0, True
         while more:
@@ -234,9 +247,11 @@ class FastPath:
                 return await self.app(scope, _replay(body, receive), send)
 
         action, instance_id, loop = match.group("kind", "action"), match["instance_id"], asyncio.get_running_loop()
-        answered = answer_inline(action, instance_id, data, as_msgpack)
+        answered = answer_inline(action, instance_id, data, as_msgpack, caller)
         if answered is None:
-            status, content, extra = await loop.run_in_executor(None, answer, action, instance_id, data, as_msgpack)
+            status, content, extra = await loop.run_in_executor(
+                None, answer, action, instance_id, data, as_msgpack, caller
+            )
         else:
             status, content, extra, write = answered
             if write is not None:  # the episode's row, before the answer that ended it
@@ -247,16 +262,20 @@ class FastPath:
         if status >= 400:  # as Django's log_response does
             log = request_logger.error if status >= 500 else request_logger.warning
             log("%s: %s", HTTPStatus(status).phrase, scope["path"])
-        headers = self.headers[as_msgpack] + extra + [(b"content-length", str(len(content)).encode())]
+        cors = self.cors_paths.match(scope["path"]) is not None
+        if cors and origin is not None:
+            extra = extra + self.cors_headers(origin)
+        headers = self.headers[as_msgpack, cors] + extra + [(b"content-length", str(len(content)).encode())]
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": content})
 
     def takes(self, scope):
-        """None when Django might answer otherwise; else ``(body type, answer in msgpack)``,
-        the body type being ``b"application/json"``, ``MSGPACK`` or None (undeclared)."""
+        """None when Django might answer otherwise; else ``(body type, answer in msgpack,
+        caller, origin)``, the body type being ``b"application/json"``, ``MSGPACK`` or None
+        (undeclared), the caller an ``access.Caller``, the origin the Origin header or None."""
         if self.https_settings:
             return None
-        host = content_type = accept = None
+        host = content_type = accept = authorization = origin = None
         for name, value in scope["headers"]:
             if name == b"host":
                 host = value
@@ -264,6 +283,10 @@ class FastPath:
                 content_type = value
             elif name == b"accept":
                 accept = value
+            elif name == b"authorization":
+                authorization = value
+            elif name == b"origin":
+                origin = value
         if scope.get("query_string"):  # ?format=... and friends
             return None
         if content_type is not None:
@@ -279,7 +302,32 @@ class FastPath:
             as_msgpack = True
         if host is None or not self.host_allowed(host):
             return None
-        return content_type, as_msgpack
+        caller = access.ANYONE
+        if settings.GYMAPI_REQUIRE_KEYS:
+            key = access.bearer_key(authorization.decode("latin-1")) if authorization else None
+            key_id = access.keys.peek(key) if key else None
+            if key_id is None:  # no key, a wrong one, or one to look up: Django's 401 or lookup
+                return None
+            caller = access.key_caller(key_id)
+        return content_type, as_msgpack, caller, origin
+
+    def cors_headers(self, origin):
+        """The headers django-cors-headers adds for this Origin on a path it covers (not a preflight:
+        those are OPTIONS requests, which Django answers)."""
+        origin = origin.decode("latin-1")
+        try:
+            url = urlsplit(origin)
+        except ValueError:
+            return []
+        if not cors_conf.CORS_ALLOW_ALL_ORIGINS and not self.cors.origin_found_in_white_lists(origin, url):
+            return []
+        allowed = "*" if cors_conf.CORS_ALLOW_ALL_ORIGINS and not cors_conf.CORS_ALLOW_CREDENTIALS else origin
+        headers = [(b"access-control-allow-origin", allowed.encode("latin-1"))]
+        if cors_conf.CORS_ALLOW_CREDENTIALS:
+            headers.append((b"access-control-allow-credentials", b"true"))
+        if cors_conf.CORS_EXPOSE_HEADERS:
+            headers.append((b"access-control-expose-headers", ", ".join(cors_conf.CORS_EXPOSE_HEADERS).encode()))
+        return headers
 
     def host_allowed(self, host):
         allowed = self.valid_hosts.get(host)

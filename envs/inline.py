@@ -7,7 +7,8 @@ in-process: README, Performance). So the two hot ways in, the REST fast path
 answer here, on the loop, and hand the call to a thread only when one of
 these holds:
 
-- the instance is not live in this process (its 404/410 reads the database);
+- the instance is not live in this process (its 404/410 reads the database),
+  or belongs to another key than the caller's (its 404 is worded there);
 - its lock is held by another thread (a watcher drawing a frame, another
   client): the loop never waits for a lock;
 - its running episode's counts are due for their periodic write;
@@ -33,6 +34,7 @@ import weakref
 from django.conf import settings
 
 from . import recording, services
+from .access import ANYONE
 from .runtime import runtime
 
 SLOW_SECONDS = 0.001
@@ -54,8 +56,8 @@ class _Cost:
 _costs = weakref.WeakKeyDictionary()
 
 
-def call(what, instance_id, **arguments):
-    """Run ``what`` ("step" or "reset") of ``services`` on the loop.
+def call(what, instance_id, *, caller=ANYONE, **arguments):
+    """Run ``what`` ("step" or "reset") of ``services`` on the loop, for ``caller`` (an ``access.Caller``).
 
     Returns ``(body, write)`` as ``services.step_locked`` does, or None when
     the call must go to a thread instead (and nothing was done). An error of
@@ -65,7 +67,7 @@ def call(what, instance_id, **arguments):
     if not settings.GYMAPI_INLINE:
         return None
     live = runtime.get(instance_id)
-    if live is None or live.closed:
+    if live is None or live.closed or not caller.owns(live):
         return None
     cost = _costs.get(live)
     if cost is None:
