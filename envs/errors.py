@@ -113,11 +113,20 @@ class EnvTimeout(ApiError):
     default_code = "env_timeout"
 
 
-class TooManyInstances(ApiError):
-    """Creating would take the server past ``GYMAPI_MAX_INSTANCES`` environments."""
+class ServerFull(ApiError):
+    """Creating would take the server past ``GYMAPI_MAX_INSTANCES`` environments
+    (the per-key cap is ``access.TooManyInstances``)."""
 
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "too_many_instances"
+
+    def __init__(self, *, cap, held, count):
+        what = "another instance" if count == 1 else f"a vector instance of {count} environments"
+        super().__init__(
+            f"This server holds {held} environment(s) and allows at most {cap} (GYMAPI_MAX_INSTANCES; a vector "
+            f"instance counts as its num_envs), so {what} cannot be created now: close instances you no longer use "
+            "(DELETE /v1/envs/{id}/ or /v1/vector_envs/{id}/); idle ones are also closed after GYMAPI_IDLE_SECONDS."
+        )
 
 
 def _flatten(detail, prefix=""):
