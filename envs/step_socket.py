@@ -19,6 +19,14 @@ given (``{"detail", "code", "status", "fields"?}``), and the socket stays open.
 Binary messages are msgpack (``envs.binary``) and are answered in msgpack,
 with arrays as raw bytes; text messages are JSON.
 
+When the server requires keys (envs/access.py), the socket names one as
+``?key=<key>`` or in its first message, ``{"op": "auth", "key": "<key>"}``
+(answered ``{"authenticated": true}``); without a valid one it gets the error
+(status 401) and is closed with code 4401. It drives only its key's
+instances: another key's id is the 404 of an unknown one. The key is checked
+again whenever its cache entry is stale, so a revoked key's socket is closed
+within GYMAPI_KEY_CACHE_SECONDS.
+
 Why a plain ASGI app and not a Channels consumer: a step message is the
 hottest path of the server, and a consumer adds a channel-layer subscription
 and a dispatch per message that the protocol does not need (nothing is sent
@@ -34,10 +42,11 @@ import re
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
+from django.conf import settings
 from django.db import close_old_connections, connections
 from rest_framework.exceptions import APIException, ValidationError
 
-from . import binary, inline, services
+from . import access, binary, inline, services
 from .errors import ApiError, InvalidInput, error_body
 from .serializers import CreateRequest, ResetRequest
 from .spaces import encode_value
@@ -64,10 +73,44 @@ class StepProtocol:
 
     def __init__(self, bound_id):
         self.bound_id = bound_id
+        self.caller = access.ANYONE
+        self.key = None  # the key it authenticated with, when keys are required
+
+    def authenticate(self, scope, raw=None, as_binary=False):
+        """Keys required: check the ``?key=`` of ``scope``, else the first message ``raw``.
+
+        Returns ``(answer, refused)``: the answer to an ``auth`` message (or
+        None), and the error body to close with (or None when authenticated).
+        """
+        message, key = None, access.query_key(scope)
+        if key is None:
+            try:
+                message = self.decode(raw, as_binary)
+            except APIException:
+                message = None
+            key = access.auth_message_key(message)
+        try:
+            if key is None:
+                raise access.NotAuthenticated()
+            self.caller = access.key_caller(access.keys.lookup(key))
+        except access.NotAuthenticated as error:
+            return None, self.error(error, message)
+        self.key = key
+        return (self.with_id({"authenticated": True}, message) if message is not None else None), None
+
+    def recheck(self):
+        """The socket's key once more, from the database (its cache entry went stale):
+        the error body to close with when it was revoked, else None."""
+        try:
+            access.keys.lookup(self.key)
+        except access.NotAuthenticated as error:
+            return self.error(error, None)
+        return None
 
     def check_bound(self):
         """An error body (with ``status``) when the bound instance is not served, else None."""
         try:
+            access.check_instance(self.caller, self.bound_id)
             services.live_get(self.bound_id)
         except ApiError as error:
             return self.error(error, None)
@@ -112,7 +155,7 @@ class StepProtocol:
             arguments = fields
         encode = binary.encode_value if as_binary else encode_value
         try:
-            result = inline.call(op, instance_id, encode=encode, **arguments)
+            result = inline.call(op, instance_id, encode=encode, caller=self.caller, **arguments)
         except APIException as error:
             return self.error(error, message), None
         except Exception:
@@ -154,6 +197,7 @@ class StepProtocol:
             raise InvalidInput("instance_id", "expected a string")
         if not self.drives(instance_id):
             raise InvalidInput("instance_id", f"this socket drives instance {self.bound_id} only; use ws/step/ for others")
+        access.check_instance(self.caller, instance_id)  # another key's instance: the 404 of an unknown id
         return instance_id
 
     def drives(self, instance_id):
@@ -175,7 +219,7 @@ class StepProtocol:
     def op_create(self, message, encode):
         if self.bound_id is not None:
             raise InvalidInput("op", "create is for ws/step/; this socket is bound to one instance")
-        instance = services.env_create(**_validated(CreateRequest, message))
+        instance = services.env_create(**_validated(CreateRequest, message), owner_id=self.caller.key_id)
         return {"instance_id": str(instance.id)}
 
     def op_close(self, message, encode):
@@ -183,7 +227,14 @@ class StepProtocol:
         services.env_close(instance_id=instance_id)
         return {"instance_id": instance_id, "status": "closed"}
 
-    OPS = {"step": op_step, "reset": op_reset, "sample": op_sample, "create": op_create, "close": op_close}
+    def op_auth(self, message, encode):
+        # A first auth message is answered by authenticate(); a later one, or
+        # one to a server that requires no keys, changes nothing.
+        return {"authenticated": self.key is not None}
+
+    OPS = {
+        "step": op_step, "reset": op_reset, "sample": op_sample, "create": op_create, "close": op_close, "auth": op_auth
+    }
 
     @staticmethod
     def with_id(answer, message):
@@ -218,14 +269,38 @@ class StepSocketApp:
         protocol = StepProtocol(match["instance_id"])
         loop = asyncio.get_running_loop()
         worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ws-step")
+
+        async def reply(answer, as_binary=False):
+            if as_binary:
+                await send({"type": "websocket.send", "bytes": binary.dumps(answer)})
+            else:
+                await send({"type": "websocket.send", "text": orjson.dumps(answer).decode()})
+
+        async def refuse(refused, as_binary=False):
+            await reply(refused, as_binary)
+            await send({"type": "websocket.close", "code": 4000 + refused["status"]})
+
         try:
+            if settings.GYMAPI_REQUIRE_KEYS:
+                raw, as_binary = None, False
+                if access.query_key(scope) is None:  # the key comes in the first message
+                    message = await receive()
+                    if message["type"] != "websocket.receive":
+                        return
+                    raw = message.get("bytes")
+                    as_binary = raw is not None
+                    if not as_binary:
+                        raw = message.get("text") or ""
+                answer, refused = await loop.run_in_executor(worker, protocol.authenticate, scope, raw, as_binary)
+                if refused is not None:
+                    return await refuse(refused, as_binary)
+                if answer is not None:
+                    await reply(answer, as_binary)
             if protocol.bound_id is not None:
                 # A socket bound to an instance that is not served says why, then closes.
                 refused = await loop.run_in_executor(worker, protocol.check_bound)
                 if refused is not None:
-                    await send({"type": "websocket.send", "text": orjson.dumps(refused).decode()})
-                    await send({"type": "websocket.close", "code": 4000 + refused["status"]})
-                    return
+                    return await refuse(refused)
             while True:
                 message = await receive()
                 if message["type"] != "websocket.receive":
@@ -234,6 +309,10 @@ class StepSocketApp:
                 as_binary = raw is not None
                 if not as_binary:
                     raw = message.get("text") or ""
+                if protocol.key is not None and access.keys.peek(protocol.key) is None:
+                    refused = await loop.run_in_executor(worker, protocol.recheck)
+                    if refused is not None:  # revoked since the socket opened
+                        return await refuse(refused, as_binary)
                 answered = protocol.answer_inline(raw, as_binary)
                 if answered is None:
                     answer = await loop.run_in_executor(worker, protocol.handle, raw, as_binary)
@@ -244,10 +323,7 @@ class StepSocketApp:
                             await writer.write(write)
                         except Exception:
                             answer = protocol.server_error(answer)
-                if as_binary:
-                    await send({"type": "websocket.send", "bytes": binary.dumps(answer)})
-                else:
-                    await send({"type": "websocket.send", "text": orjson.dumps(answer).decode()})
+                await reply(answer, as_binary)
         finally:
             await loop.run_in_executor(worker, _close_thread_connections)
             worker.shutdown(wait=False)
