@@ -5,6 +5,7 @@ decode actions with the codec, drive the live environment through the
 runtime, and keep the database record in step.
 """
 
+import contextlib
 import logging
 import uuid
 
@@ -13,9 +14,9 @@ from django.utils import timezone
 
 from monitor import broadcast
 
-from . import recording, registry
+from . import limits, processes, recording, registry
 from .access import creation_slot
-from .errors import ApiError, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
+from .errors import ApiError, EnvBroken, EnvTimeout, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, InstanceStatus
 from .runtime import runtime
 from .spaces import DecodeError, decode_value, encode_value, summarize_space
@@ -40,7 +41,10 @@ def live_get(instance_id):
     if live is None:  # or another spelling of a live id (upper case, no dashes, braces)
         live = runtime.get(_parse_id(instance_id))
     if live is not None and not live.closed:
-        return live
+        if live.broken is None:
+            return live
+        # Broke and not closed yet (the closing is under way in another thread).
+        raise InstanceGone(live.instance_id, InstanceStatus.BROKEN, reason=live.broken)
     instance_not_live(instance_id, vector=False)
 
 
@@ -60,7 +64,7 @@ def instance_not_live(instance_id, *, vector):
         if EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost():
             broadcast.instance_ended(parsed, InstanceStatus.LOST, owner_id=instance.owner_id)
         raise InstanceGone(parsed, InstanceStatus.LOST)
-    raise InstanceGone(parsed, instance.status, instance.closed_at)
+    raise InstanceGone(parsed, instance.status, instance.closed_at, instance.status_reason)
 
 
 def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_steps=None, owner_id=None):
@@ -70,11 +74,14 @@ def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_
     GYMAPI_MAX_INSTANCES_PER_KEY (a 429, and nothing created, beyond it).
     """
     kwargs = kwargs or {}
+    limits.check_kwargs_size(kwargs)
+    limits.check_episode_steps(max_episode_steps)
     registry.resolve_env_id(env_id)
     registry.check_render_mode(env_id, render_mode)
     registry.check_kwargs(env_id, kwargs)
+    max_episode_steps = limits.episode_steps(env_id, max_episode_steps)
     instance_id = uuid.uuid4()
-    with creation_slot(owner_id):
+    with creation_slot(owner_id), limits.server_slots(1):
         live = runtime.create(
             instance_id, env_id, render_mode=render_mode, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed,
             owner_id=owner_id,
@@ -88,6 +95,7 @@ def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_
                 seed=seed,
                 max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
                 owner_id=owner_id,
+                process=processes.identity(),
             )
         except Exception:
             runtime.remove(instance_id)
@@ -104,7 +112,7 @@ def env_reset(*, instance_id, seed=None, options=None, encode=encode_value):
     ``envs.binary.encode_value`` for msgpack.
     """
     live = live_get(instance_id)
-    with live.lock:
+    with live.lock, ends_if_broken(live):
         body, write = reset_locked(live, seed=seed, options=options, encode=encode)
         if write is not None:
             write()
@@ -128,7 +136,7 @@ def reset_locked(live, *, seed=None, options=None, encode=encode_value):
 def env_step(*, instance_id, action, encode=encode_value):
     """Decode ``action``, take one step, and return the step's body (see ``env_reset`` for ``encode``)."""
     live = live_get(instance_id)
-    with live.lock:
+    with live.lock, ends_if_broken(live):
         body, write = step_locked(live, action, encode=encode)
         if write is not None:
             write()
@@ -171,19 +179,43 @@ def action_decode(live, action):
 def env_close(*, instance_id):
     """Close an instance: end its episode record, free the environment, mark it closed."""
     live = live_get(instance_id)
+    if not instance_end(live, status=InstanceStatus.CLOSED):
+        instance_not_live(live.instance_id, vector=False)  # a concurrent close (or reaping) won the race
+
+
+def instance_end(live, *, status, reason=""):
+    """End a live single instance, recorded with ``status`` (closed, reaped, broken)
+    and ``reason``: its running episode written as interrupted, its environment
+    freed, its watchers told. Returns False when it had already ended."""
     with live.lock:
-        if live.closed:  # a concurrent close won the race
-            raise InstanceGone(live.instance_id, InstanceStatus.CLOSED)
+        if live.closed:
+            return False
         write = recording.episode_closed(live)
         with transaction.atomic():
             if write is not None:
                 write()
             EnvInstance.objects.filter(pk=live.instance_id).update(
-                status=InstanceStatus.CLOSED, closed_at=timezone.now()
+                status=status, closed_at=timezone.now(), status_reason=reason
             )
         runtime.remove(live.instance_id)
-    logger.info("Closed %s", live.instance_id)
-    broadcast.instance_ended(live.instance_id, InstanceStatus.CLOSED, owner_id=live.owner_id)
+    logger.log(logging.WARNING if reason else logging.INFO, "Closed %s as %s %s", live.instance_id, status, reason)
+    broadcast.instance_ended(live.instance_id, status, owner_id=live.owner_id)
+    return True
+
+
+@contextlib.contextmanager
+def ends_if_broken(live, end=instance_end):
+    """Around calls into ``live`` (its lock held): when its environment breaks (it
+    raised where it must not, or hung: README, Limits), the instance is ended as
+    broken (``end``: ``instance_end``, or ``vector.vector_end``) before the error goes out."""
+    try:
+        yield
+    except (EnvBroken, EnvTimeout):
+        try:
+            end(live, status=InstanceStatus.BROKEN, reason=live.broken)
+        except Exception:  # the error still goes out; the reaper ends it later (reaping.reap)
+            logger.exception("Could not record %s as broken", live.instance_id)
+        raise
 
 
 def space_of(live, which):
