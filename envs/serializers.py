@@ -296,3 +296,16 @@ class VectorEpisodesResponse(serializers.Serializer):
     status = serializers.CharField()
     count = serializers.IntegerField(help_text="Episodes recorded in all (of the sub-environment asked for).")
     episodes = VectorEpisodeRecord(many=True)
+
+
+def nullable_bodies(result, generator, request, public):
+    """drf-spectacular postprocessing hook: a body in which nothing is required may
+    also be null, as the views take it (a reset's, as older clients send it)."""
+    schemas = result.get("components", {}).get("schemas", {})
+    for operations in result.get("paths", {}).values():
+        for operation in operations.values():
+            for content in operation.get("requestBody", {}).get("content", {}).values():
+                name = content.get("schema", {}).get("$ref", "").rpartition("/")[2]
+                if name in schemas and not schemas[name].get("required"):
+                    schemas[name]["nullable"] = True
+    return result
