@@ -11,13 +11,24 @@ as a binary JPEG message when the event's ``frame`` names one;
 closes the socket. An unknown, closed or lost instance gets an ``error`` event
 in the API's error shape and the close code 4000 + the HTTP status (4404, 4410).
 
-Watchers only listen: whatever they send is ignored.
+Watchers only listen: whatever they send is ignored, except, when the server
+requires keys, the first message ``{"op": "auth", "key": "<key>"}`` of a socket
+that named no key as ``?key=<key>``. A key sees its own instances only: the
+snapshot and events of ``ws/envs/`` are filtered, and another key's instance
+on ``ws/envs/<id>/`` is the error of an unknown one (4404). A logged-in staff
+user's browser on this server's own origin sees everything (the monitor pages).
+Without any of these, the socket gets an ``error`` event and is closed with 4401.
 """
+
+import json
+
 
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from django.conf import settings
 
+from envs import access
 from envs.errors import ApiError
 from envs.rendering import viewer_frame
 from envs.services import live_get
@@ -26,10 +37,56 @@ from .broadcast import SERVER_GROUP, instance_group, watchers
 from .selectors import instance_overview
 
 
+def _live_for(caller, instance_id):
+    access.check_instance(caller, instance_id)
+    return live_get(instance_id)
+
+
 class WatcherConsumer(AsyncJsonWebsocketConsumer):
-    """Joins one group on connect and counts itself as its watcher until it leaves."""
+    """Joins one group on connect and counts itself as its watcher until it leaves.
+
+    Subclasses do their work in ``start()``, once the caller is known.
+    """
 
     group = None
+    caller = access.ANYONE
+    awaiting_auth = False
+
+    async def connect(self):
+        await self.accept()
+        if settings.GYMAPI_REQUIRE_KEYS:
+            try:
+                self.caller = await database_sync_to_async(access.socket_caller)(self.scope, session=True)
+            except access.NotAuthenticated as error:
+                if access.query_key(self.scope) is not None:  # a wrong ?key=
+                    return await self.refuse(error)
+                self.awaiting_auth = True  # the key may come as the first message
+                return
+        await self.start()
+
+    async def start(self):
+        raise NotImplementedError
+
+    async def refuse(self, error):
+        await self.send_json({"type": "error", "detail": str(error.detail), "code": error.get_codes()})
+        await self.close(code=4000 + error.status_code)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        if not self.awaiting_auth:
+            return  # watchers only listen
+        self.awaiting_auth = False
+        try:
+            message = json.loads(text_data) if text_data is not None else None
+        except ValueError:
+            message = None
+        key = access.auth_message_key(message)
+        try:
+            if key is None:
+                raise access.NotAuthenticated()
+            self.caller = await database_sync_to_async(access.socket_caller)(self.scope, key=key)
+        except access.NotAuthenticated as error:
+            return await self.refuse(error)
+        await self.start()
 
     async def join(self, group, **kwargs):
         await self.channel_layer.group_add(group, self.channel_name)
@@ -42,11 +99,13 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
             watchers.leave(group)
             await self.channel_layer.group_discard(group, self.channel_name)
 
-    async def receive(self, text_data=None, bytes_data=None, **kwargs):
-        pass
-
     async def forward(self, message):
         await self.send_json(message["event"])
+
+    async def forward_visible(self, message):
+        """An event of the server's group, sent on when its instance's owner is visible to this watcher."""
+        if self.caller.sees_all or message.get("owner") == self.caller.key_id:
+            await self.send_json(message["event"])
 
 
 class InstanceConsumer(WatcherConsumer):
@@ -54,14 +113,11 @@ class InstanceConsumer(WatcherConsumer):
 
     ended = False
 
-    async def connect(self):
-        await self.accept()
+    async def start(self):
         try:
-            live = await database_sync_to_async(live_get)(self.scope["url_route"]["kwargs"]["instance_id"])
+            live = await database_sync_to_async(_live_for)(self.caller, self.scope["url_route"]["kwargs"]["instance_id"])
         except ApiError as error:
-            await self.send_json({"type": "error", "detail": str(error.detail), "code": error.get_codes()})
-            await self.close(code=4000 + error.status_code)
-            return
+            return await self.refuse(error)
         await self.send_json(
             {"type": "instance", "instance_id": live.instance_id, "env_id": live.env_id, "render_mode": live.render_mode}
         )
@@ -102,14 +158,13 @@ class InstanceConsumer(WatcherConsumer):
 class ServerConsumer(WatcherConsumer):
     """ws/envs/: instances appearing, ending, and finishing episodes, server-wide."""
 
-    async def connect(self):
-        await self.accept()
+    async def start(self):
         # Join before reading the snapshot: nothing that happens in between is missed.
         await self.join(SERVER_GROUP)
-        instances = await database_sync_to_async(instance_overview)()
+        instances = await database_sync_to_async(instance_overview)(caller=self.caller)
         await self.send_json({"type": "instances", "instances": instances})
 
-    instance_created = WatcherConsumer.forward
-    instance_closed = WatcherConsumer.forward
-    instance_lost = WatcherConsumer.forward
-    episode_finished = WatcherConsumer.forward
+    instance_created = WatcherConsumer.forward_visible
+    instance_closed = WatcherConsumer.forward_visible
+    instance_lost = WatcherConsumer.forward_visible
+    episode_finished = WatcherConsumer.forward_visible

@@ -1,14 +1,15 @@
 """Reads for the monitor: what watchers are shown when they arrive."""
 
+from envs.access import ANYONE
 from envs.models import EnvInstance
 from envs.runtime import runtime
 from envs.spaces import encode_float
 
 
-def instance_overview():
-    """Every active instance live in this process, oldest first, with its current episode."""
+def instance_overview(*, caller=ANYONE):
+    """Every active instance live in this process that ``caller`` sees, oldest first, with its current episode."""
     overview = []
-    for instance in EnvInstance.objects.active().order_by("created_at"):
+    for instance in EnvInstance.objects.active().visible_to(caller).order_by("created_at"):
         live = runtime.get(instance.id)
         if live is None or live.closed:
             continue
