@@ -28,14 +28,14 @@ from django.utils import timezone
 from gymnasium import spaces
 from gymnasium.vector.utils import concatenate, create_empty_array, iterate
 
-from . import registry
+from . import limits, processes, registry
 from .access import ANYONE, creation_slot
 from .errors import InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance, Episode, InstanceStatus
 from .recording import insert_rows, write_turn
 from .registry import spec_summary
 from .runtime import runtime
-from .services import _parse_id, instance_not_live
+from .services import _parse_id, ends_if_broken, instance_not_live
 from .spaces import DecodeError, _short, decode_value, describe_space, encode_float, encode_value, summarize_space
 
 logger = logging.getLogger(__name__)
@@ -59,7 +59,9 @@ def vector_get(instance_id):
     if live is None:  # or another spelling of a live id (upper case, no dashes, braces)
         live = runtime.get_vector(_parse_id(instance_id))
     if live is not None and not live.closed:
-        return live
+        if live.broken is None:
+            return live
+        raise InstanceGone(live.instance_id, InstanceStatus.BROKEN, reason=live.broken)  # being closed elsewhere
     instance_not_live(instance_id, vector=True)
 
 
@@ -73,13 +75,16 @@ def vector_create(*, env_id, num_envs, seed=None, kwargs=None, max_episode_steps
     against its key's GYMAPI_MAX_INSTANCES_PER_KEY.
     """
     kwargs = kwargs or {}
+    limits.check_kwargs_size(kwargs)
+    limits.check_episode_steps(max_episode_steps)
     registry.resolve_env_id(env_id)
     for key in kwargs:
         if key in RESERVED_KWARGS:
             raise InvalidInput(f"kwargs.{key}", RESERVED_KWARGS[key] + ".")
     registry.check_kwargs(env_id, kwargs)
+    max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=True)
     instance_id = uuid.uuid4()
-    with creation_slot(owner_id):
+    with creation_slot(owner_id), limits.server_slots(num_envs):  # GYMAPI_MAX_INSTANCES counts each sub-environment
         live = runtime.create_vector(
             instance_id, env_id, num_envs=num_envs, kwargs=kwargs, max_episode_steps=max_episode_steps, seed=seed,
             owner_id=owner_id,
@@ -93,6 +98,7 @@ def vector_create(*, env_id, num_envs, seed=None, kwargs=None, max_episode_steps
                 num_envs=num_envs,
                 max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
                 owner_id=owner_id,
+                process=processes.identity(),
             )
         except Exception:
             runtime.remove_vector(instance_id)
@@ -109,7 +115,7 @@ def vector_reset(*, instance_id, seed=None, options=None, encode=encode_value):
     live = vector_get(instance_id)
     if options and "reset_mask" in options:
         raise InvalidInput("options.reset_mask", "partial resets are not served: a reset resets every sub-environment.")
-    with live.lock:
+    with live.lock, ends_if_broken(live, end=vector_end):
         _check_open(live)
         observation, info = live.reset(seed=seed, options=options)
         _flush(live)  # the episodes the reset interrupted, and any not written yet
@@ -124,7 +130,7 @@ def vector_step(*, instance_id, action, encode=encode_value):
     recorded (``_stepped``: several steps' worth in one write).
     """
     live = vector_get(instance_id)
-    with live.lock:
+    with live.lock, ends_if_broken(live, end=vector_end):
         _check_open(live)
         decoded = vector_action_decode(live, action)
         observation, reward, terminated, truncated, info = live.step(decoded)
@@ -194,14 +200,25 @@ def vector_close(*, instance_id):
     """Close a vector instance: record its episodes (running ones as interrupted),
     free the environments, mark it closed."""
     live = vector_get(instance_id)
+    if not vector_end(live, status=InstanceStatus.CLOSED):
+        instance_not_live(live.instance_id, vector=True)  # a concurrent close (or reaping) won the race
+
+
+def vector_end(live, *, status, reason=""):
+    """End a live vector instance, recorded with ``status`` (closed, reaped, broken) and
+    ``reason``, as ``services.instance_end`` does. Returns False when it had already ended."""
     with live.lock:
-        _check_open(live)
+        if live.closed:
+            return False
         finished = live.end_episodes()
         with transaction.atomic():
             _write(live, finished)
-            EnvInstance.objects.filter(pk=live.instance_id).update(status=InstanceStatus.CLOSED, closed_at=timezone.now())
+            EnvInstance.objects.filter(pk=live.instance_id).update(
+                status=status, closed_at=timezone.now(), status_reason=reason
+            )
         runtime.remove_vector(live.instance_id)
-    logger.info("Closed %s", live.instance_id)
+    logger.log(logging.WARNING if reason else logging.INFO, "Closed %s as %s %s", live.instance_id, status, reason)
+    return True
 
 
 # --- recording -------------------------------------------------------------------
