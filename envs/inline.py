@@ -22,12 +22,18 @@ these holds:
   loop that serves every other client. One call in ``RETRY_EVERY`` is still
   tried here, so an instance whose calls got cheaper comes back.
 
+A call made here cannot be abandoned if its environment hangs
+(``GYMAPI_CALL_TIMEOUT`` bounds calls made in threads only). An environment
+that raises here is broken all the same: the error carries, as its ``write``,
+the closing of the instance as broken, made in a thread before the answer.
+
 The environment is still used by one thread at a time: the loop takes the
 instance's lock like any thread. Nothing here touches the database (Django
 would refuse it on the loop): an episode row that a step or reset decides to
 write comes back as a function, made in a thread before the answer is sent.
 """
 
+import functools
 import time
 import weakref
 
@@ -35,6 +41,8 @@ from django.conf import settings
 
 from . import recording, services
 from .access import ANYONE
+from .errors import EnvBroken
+from .models import InstanceStatus
 from .runtime import runtime
 
 SLOW_SECONDS = 0.001
@@ -67,7 +75,7 @@ def call(what, instance_id, *, caller=ANYONE, **arguments):
     if not settings.GYMAPI_INLINE:
         return None
     live = runtime.get(instance_id)
-    if live is None or live.closed or not caller.owns(live):
+    if live is None or live.closed or live.broken is not None or not caller.owns(live):
         return None
     cost = _costs.get(live)
     if cost is None:
@@ -87,6 +95,9 @@ def call(what, instance_id, *, caller=ANYONE, **arguments):
             if what == "step":
                 return services.step_locked(live, **arguments)
             return services.reset_locked(live, **arguments)
+        except EnvBroken as error:  # to be closed as broken, in a thread, before the error goes out
+            error.write = functools.partial(services.instance_end, live, status=InstanceStatus.BROKEN, reason=live.broken)
+            raise
         finally:
             seconds = time.perf_counter() - started
             cost.seconds = seconds if cost.seconds is None else cost.seconds + WEIGHT * (seconds - cost.seconds)
