@@ -119,8 +119,8 @@ def answer_inline(action, instance_id, data, as_msgpack=False, caller=access.ANY
     encode, render = CODECS[as_msgpack]
     try:
         result = inline.call(name, instance_id, encode=encode, caller=caller, **arguments)
-    except Exception as error:
-        return (*_error_answer(error, action, render), None)
+    except Exception as error:  # an environment that broke hands back its closing as broken, as "write"
+        return (*_error_answer(error, action, render), getattr(error, "write", None))
     if result is None:
         return None
     body, write = result

@@ -156,8 +156,8 @@ class StepProtocol:
         encode = binary.encode_value if as_binary else encode_value
         try:
             result = inline.call(op, instance_id, encode=encode, caller=self.caller, **arguments)
-        except APIException as error:
-            return self.error(error, message), None
+        except APIException as error:  # an environment that broke hands back its closing as broken, as "write"
+            return self.error(error, message), getattr(error, "write", None)
         except Exception:
             logger.exception("Unhandled error in the WebSocket step protocol")
             return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, message), None
