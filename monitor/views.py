@@ -2,11 +2,33 @@
 
 The pages only use the documented API (REST and WebSocket) from the browser;
 these views just serve them.
+
+When the server requires API keys, the monitor, instance and agent pages
+require a logged-in staff user (the admin's login). Their browser then reads
+every instance (the monitor shows them all); the agent, which creates and
+steps instances, asks for a key in the page (envs/access.py).
 """
 
+from functools import wraps
+
+from django.conf import settings
+from django.contrib.admin.views.decorators import staff_member_required
 from django.shortcuts import get_object_or_404, render
 
 from envs.models import EnvInstance
+
+
+def staff_when_keys_required(view):
+    """The view for anyone when keys are off; for logged-in staff when they are required."""
+    guarded = staff_member_required(view)
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if settings.GYMAPI_REQUIRE_KEYS:
+            return guarded(request, *args, **kwargs)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 def index(request):
@@ -14,16 +36,19 @@ def index(request):
     return render(request, "index.html")
 
 
+@staff_when_keys_required
 def monitor(request):
     """Every active instance as a live tile."""
     return render(request, "monitor.html")
 
 
+@staff_when_keys_required
 def instance(request, instance_id):
     """One instance: a large live view and the chart of its recorded episodes (closed ones too)."""
     return render(request, "monitor_instance.html", {"instance": get_object_or_404(EnvInstance, pk=instance_id)})
 
 
+@staff_when_keys_required
 def agent(request):
-    """An agent to edit and run in the browser."""
-    return render(request, "agent.html")
+    """An agent to edit and run in the browser (with a key field when keys are required)."""
+    return render(request, "agent.html", {"require_keys": settings.GYMAPI_REQUIRE_KEYS})

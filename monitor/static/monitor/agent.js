@@ -3,7 +3,8 @@
 // showing any error the server answers with.
 
 (function () {
-  const client = new GymClient();
+  let client = new GymClient();
+  const keyInput = document.getElementById("api-key"); // only when the server requires keys
   const code = document.getElementById("code");
   const example = code.value;
   const runButton = document.getElementById("run");
@@ -116,6 +117,10 @@
     runButton.disabled = true;
     stopButton.disabled = false;
     setStatus("running…", "running");
+    if (keyInput) {
+      sessionStorage.setItem("gymapi-key", keyInput.value.trim());
+      client = new GymClient(undefined, { apiKey: keyInput.value.trim() || null });
+    }
     const opened = [];
     try {
       const agent = new AsyncFunction("gym", "show", "log", code.value);
@@ -137,6 +142,7 @@
     }
   }
 
+  if (keyInput) keyInput.value = sessionStorage.getItem("gymapi-key") || "";
   runButton.addEventListener("click", run);
   stopButton.addEventListener("click", () => {
     stopRequested = true;

@@ -1,7 +1,9 @@
 // gymapi-client.js: a small JavaScript client for the gymapi server.
 // Plain browser JavaScript, no dependencies: fetch for the /v1 routes,
 // WebSocket for watching. Every error the server answers with is thrown as a
-// GymApiError carrying its status, code and message.
+// GymApiError carrying its status, code and message. On a server that
+// requires API keys: new GymClient(baseUrl, { apiKey: "gk_..." }) sends it as
+// "Authorization: Bearer" (and as ?key= on WebSockets).
 
 class GymApiError extends Error {
   constructor(status, body) {
@@ -14,12 +16,14 @@ class GymApiError extends Error {
 }
 
 class GymClient {
-  constructor(baseUrl = window.location.origin) {
+  constructor(baseUrl = window.location.origin, { apiKey = null } = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
+    this.apiKey = apiKey;
   }
 
   async request(method, path, body) {
     const options = { method, headers: { Accept: "application/json" } };
+    if (this.apiKey) options.headers.Authorization = `Bearer ${this.apiKey}`;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
       options.body = JSON.stringify(body);
@@ -51,7 +55,8 @@ class GymClient {
   registry(query = "") { return this.request("GET", `/v1/registry/?q=${encodeURIComponent(query)}`); }
 
   wsUrl(path) {
-    return this.baseUrl.replace(/^http/, "ws") + path;
+    const url = this.baseUrl.replace(/^http/, "ws") + path;
+    return this.apiKey ? `${url}?key=${encodeURIComponent(this.apiKey)}` : url;
   }
 
   // Watch one instance: onEvent(json) for each event, onFrame(blob) for the
