@@ -145,7 +145,7 @@ def env_render(*, instance_id):
     """
     live = services.live_get(instance_id)
     check_renderable(live)
-    with live.lock:
+    with live.lock, services.ends_if_broken(live):
         _check_has_state(live)
         rendered = live.render()
     return render_body(live.render_mode, rendered)
@@ -201,7 +201,7 @@ def viewer_frame(live):
     if cached is not None and cached.version == live.version:
         return cached
     with live.lock:
-        if live.closed:
+        if live.closed or live.broken is not None:
             return None
         state = {
             "version": live.version,
