@@ -1,13 +1,13 @@
 """WebSocket consumers for watching environments.
 
 ``ws/envs/``: the whole server: a snapshot of the active instances on
-arrival, then ``created``, ``closed``, ``lost`` and ``episode_finished`` events.
+arrival, then ``created``, ``closed``, ``lost``, ``reaped``, ``broken`` and ``episode_finished`` events.
 
 ``ws/envs/<id>/``: one instance: its description on arrival, then a ``step``
 event (episode, step, reward, return, terminated, truncated) whenever it
 changed, at most ``GYMAPI_STREAM_FPS`` a second, each followed by the frame
 as a binary JPEG message when the event's ``frame`` names one;
-``episode_finished`` events; and ``closed`` or ``lost``, after which the server
+``episode_finished`` events; and ``closed``, ``lost``, ``reaped`` or ``broken``, after which the server
 closes the socket. An unknown, closed or lost instance gets an ``error`` event
 in the API's error shape and the close code 4000 + the HTTP status (4404, 4410).
 
@@ -152,7 +152,7 @@ class InstanceConsumer(WatcherConsumer):
         await self.send_json(message["event"])
         await self.close(code=1000)  # a normal end: what was watched is over
 
-    instance_lost = instance_closed
+    instance_lost = instance_reaped = instance_broken = instance_closed
 
 
 class ServerConsumer(WatcherConsumer):
@@ -167,4 +167,6 @@ class ServerConsumer(WatcherConsumer):
     instance_created = WatcherConsumer.forward_visible
     instance_closed = WatcherConsumer.forward_visible
     instance_lost = WatcherConsumer.forward_visible
+    instance_reaped = WatcherConsumer.forward_visible  # closed for being idle (GYMAPI_IDLE_SECONDS)
+    instance_broken = WatcherConsumer.forward_visible  # its environment raised or hung
     episode_finished = WatcherConsumer.forward_visible

@@ -37,6 +37,9 @@ function ansiToHtml(text) {
   return html;
 }
 
+// How an instance's watch ends: the "type" of its last event, and "instance_<type>" as an error's code.
+const ENDINGS = ["closed", "lost", "reaped", "broken"];
+
 class LiveView {
   // container: an element to draw into; stats: {episode, step, reward, return} elements (any may be missing);
   // callbacks: onEvent(event) for every event, onEnd(event) when the instance closes or is lost.
@@ -82,7 +85,7 @@ class LiveView {
       else if (event.frame) this.pendingVersion = event.version;
       else if (event.episode === 0) this.showPlaceholder("waiting for the first reset");
       else if (!this.image) this.showPlaceholder(this.renderMode ? "no picture" : "no render mode: nothing to draw");
-    } else if (event.type === "closed" || event.type === "lost") {
+    } else if (ENDINGS.includes(event.type)) {
       this.ended = true;
       this.container.classList.add("ended");
       this.onEnd(event);
@@ -90,7 +93,7 @@ class LiveView {
       this.ended = true;
       this.showPlaceholder(event.detail);
       // Closed or lost before this socket joined: the same end, told as an error.
-      const ended = { instance_closed: "closed", instance_lost: "lost" }[event.code];
+      const ended = ENDINGS.find((ending) => event.code === `instance_${ending}`);
       if (ended) {
         this.container.classList.add("ended");
         this.onEnd({ type: ended, instance_id: this.instanceId });

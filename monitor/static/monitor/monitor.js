@@ -97,7 +97,7 @@
       event.instances.forEach(add);
     } else if (event.type === "created") {
       add(event);
-    } else if (event.type === "closed" || event.type === "lost") {
+    } else if (["closed", "lost", "reaped", "broken"].includes(event.type)) {
       remove(event.instance_id);
     } else if (event.type === "episode_finished") {
       const tile = tiles.get(event.instance_id);
