@@ -15,8 +15,9 @@ class ApiKeyQuerySet(models.QuerySet):
     def create_key(self, *, name):
         """Create a key named ``name``; returns ``(api_key, key)``. ``key`` is the
         secret the client sends: it is not stored (only its hash) and is shown once."""
-        key = ApiKey.PREFIX + secrets.token_urlsafe(32)
-        api_key = self.create(name=name, prefix=key[: ApiKey.VISIBLE], hashed_key=ApiKey.hash(key))
+        api_key = ApiKey(name=name)
+        key = api_key.set_new_key()
+        api_key.save()
         return api_key, key
 
 
@@ -53,6 +54,12 @@ class ApiKey(models.Model):
     @staticmethod
     def hash(key):
         return hashlib.sha256(key.encode()).hexdigest()
+
+    def set_new_key(self):
+        """Give this (unsaved) key a new random secret: 32 bytes, URL-safe; returns it."""
+        key = self.PREFIX + secrets.token_urlsafe(32)
+        self.prefix, self.hashed_key = key[: self.VISIBLE], self.hash(key)
+        return key
 
     @property
     def revoked(self):
