@@ -73,6 +73,9 @@ def main(argv=None):
         access_log=args.access_log,
         timeout_graceful_shutdown=args.graceful_timeout,
     )
+    from gymapi.startup import access_mode
+
+    uvicorn.config.logger.log(*access_mode(args.host))
     # Once shut down, uvicorn raises the signal that stopped it again, under the
     # handler in place before it ran: with the default ones the process would
     # die of it (status -15) after shutting down cleanly. It has done its work.
