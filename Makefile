@@ -9,7 +9,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk
+.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,11 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
+
+# The soak test (bench/soak.py): 32 clients against the production server for
+# 3 minutes; SOAK_SECONDS and SOAK_CLIENTS change that. Exits 1 on any error.
+soak: $(STAMP)
+	$(BIN)/python -m bench.soak
 
 clean:
 	rm -rf $(VENV) db.sqlite3 staticfiles
