@@ -18,10 +18,12 @@ from .errors import (
     GymapiError,
     InstanceGone,
     InvalidRequest,
+    LimitExceeded,
     NotFound,
     ResetNeeded,
     ServerError,
     ServerUnreachable,
+    Unauthorized,
 )
 from .spaces import UnknownSpace, build_space, decode_value, encode_value
 from .vector import RemoteVectorEnv
@@ -37,6 +39,8 @@ __all__ = [
     "InstanceGone",
     "ServerError",
     "ServerUnreachable",
+    "Unauthorized",
+    "LimitExceeded",
     "UnknownSpace",
     "build_space",
     "decode_value",

@@ -33,11 +33,11 @@ def shared_session():
         return session
 
 
-def call_server(http, base_url, method, path, body=None, *, timeout=60.0):
+def call_server(http, base_url, method, path, body=None, *, timeout=60.0, headers=None):
     """One request to the server: its JSON answer (None for an empty one), or a ``GymapiError``."""
     url = base_url + path
     try:
-        response = http.request(method, url, json=body, timeout=timeout)
+        response = http.request(method, url, json=body, timeout=timeout, headers=headers)
     except requests.Timeout as error:
         raise ServerUnreachable(f"{method} {url} got no answer within {timeout} s") from error
     except requests.ConnectionError as error:
@@ -53,6 +53,11 @@ def call_server(http, base_url, method, path, body=None, *, timeout=60.0):
     return response.json()
 
 
+def auth_headers(api_key):
+    """The headers that carry ``api_key`` (None: a server that requires no keys)."""
+    return {"Authorization": f"Bearer {api_key}"} if api_key else None
+
+
 def base_url_of(base_url):
     """``http://host:port`` from what a user may give (a trailing slash, a ``/v1``)."""
     base_url = base_url.rstrip("/")
@@ -65,11 +70,12 @@ class RemoteEntryPoint:
     """The entry point of a ``RemoteEnv``'s ``spec``: ``env.spec.make(render_mode=...)``
     creates another instance on the same server, through the same session."""
 
-    def __init__(self, session=None):
+    def __init__(self, session=None, api_key=None):
         self.session = session
+        self.api_key = api_key  # here, not in the spec's kwargs, which are shown and pickled
 
     def __call__(self, **kwargs):
-        return RemoteEnv(session=self.session, **kwargs)
+        return RemoteEnv(session=self.session, api_key=self.api_key, **kwargs)
 
     def __repr__(self):
         return "gymapi_client.RemoteEnv"
@@ -87,6 +93,9 @@ class RemoteEnv(gym.Env):
     ``seed`` seeds the first reset and the action space, on the server and
     here. ``max_episode_steps`` overrides the registered time limit. Other
     keyword arguments go to the environment's constructor on the server.
+    ``api_key`` is sent as ``Authorization: Bearer <key>`` to a server that
+    requires keys (README, Deployment for a team); without a valid one such a
+    server answers ``Unauthorized``.
     ``render_mode`` is ``"rgb_array"`` (frames as ``(H, W, 3)`` uint8 arrays),
     ``"ansi"`` (text), their ``*_list`` forms, or ``None``; ``"human"`` is
     refused because it would open a window on the server, not here.
@@ -105,6 +114,7 @@ class RemoteEnv(gym.Env):
         max_episode_steps=None,
         session=None,
         timeout=60.0,
+        api_key=None,
         **make_kwargs,
     ):
         if render_mode == "human":
@@ -119,6 +129,7 @@ class RemoteEnv(gym.Env):
         self.timeout = timeout
         self._session = session
         self._http = session if session is not None else shared_session()
+        self._headers = auth_headers(api_key)
         self._closed = False
         self.instance_id = None
 
@@ -153,7 +164,7 @@ class RemoteEnv(gym.Env):
             spec_kwargs["max_episode_steps"] = max_episode_steps
         self.spec = EnvSpec(
             id=env_id,
-            entry_point=RemoteEntryPoint(session),
+            entry_point=RemoteEntryPoint(session, api_key),
             reward_threshold=_number(spec.get("reward_threshold")),
             nondeterministic=bool(spec.get("nondeterministic", False)),
             max_episode_steps=spec.get("max_episode_steps"),
@@ -170,7 +181,7 @@ class RemoteEnv(gym.Env):
         return f"/v1/envs/{self.instance_id}/{rest}"
 
     def _call(self, method, path, body=None):
-        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout)
+        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout, headers=self._headers)
 
     # --- the Gymnasium API -----------------------------------------------------
 

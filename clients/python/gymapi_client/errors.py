@@ -34,6 +34,14 @@ class ResetNeeded(InvalidRequest):
     """400 ``reset_needed``: step or render before the first reset, or after the episode ended."""
 
 
+class Unauthorized(GymapiError, PermissionError):
+    """401: the server requires an API key (``api_key=``) and got none, an unknown one or a revoked one."""
+
+
+class LimitExceeded(GymapiError):
+    """429: a limit of the server was reached (``key_instance_cap``: this key's active instances)."""
+
+
 class NotFound(GymapiError, LookupError):
     """404: no such instance (or route) on this server."""
 
@@ -57,7 +65,11 @@ def error_for(status, body):
     detail = body.get("detail") or body.get("message") or f"HTTP {status}"
     code = body.get("code")
     fields = body.get("fields")
-    if status == 404:
+    if status == 401:
+        cls = Unauthorized
+    elif status == 429:
+        cls = LimitExceeded
+    elif status == 404:
         cls = NotFound
     elif status == 410:
         cls = InstanceGone

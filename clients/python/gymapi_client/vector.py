@@ -4,7 +4,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import iterate
 
-from .env import base_url_of, call_server, shared_session
+from .env import auth_headers, base_url_of, call_server, shared_session
 from .errors import InstanceGone, NotFound
 from .spaces import NON_FINITE, build_space, decode_value, encode_value
 
@@ -28,6 +28,7 @@ class RemoteVectorEnv(VectorEnv):
     seeds the first reset (sub-environment ``i`` with ``seed + i`` in sync mode)
     and the batched action space. ``max_episode_steps`` overrides the time limit;
     other keyword arguments go to each sub-environment's constructor.
+    ``api_key`` is sent as ``Authorization: Bearer <key>``, as by ``RemoteEnv``.
     ``close()`` (or leaving a ``with`` block) deletes the instance on the server.
     """
 
@@ -41,12 +42,14 @@ class RemoteVectorEnv(VectorEnv):
         max_episode_steps=None,
         session=None,
         timeout=60.0,
+        api_key=None,
         **make_kwargs,
     ):
         self.base_url = base_url_of(base_url)
         self.env_id = env_id
         self.timeout = timeout
         self._http = session if session is not None else shared_session()
+        self._headers = auth_headers(api_key)
         self.instance_id = None
 
         body = {"env_id": env_id, "num_envs": num_envs}
@@ -84,7 +87,7 @@ class RemoteVectorEnv(VectorEnv):
         return f"/v1/vector_envs/{self.instance_id}/{rest}"
 
     def _call(self, method, path, body=None):
-        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout)
+        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout, headers=self._headers)
 
     # --- the Gymnasium vector API --------------------------------------------------
 
