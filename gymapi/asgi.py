@@ -60,6 +60,11 @@ def _mark_lost_at_startup():
 
 _mark_lost_at_startup()
 
+from envs import reaping  # noqa: E402
+
+# Instances untouched for GYMAPI_IDLE_SECONDS are closed as reaped (envs/reaping.py).
+reaping.start()
+
 # Watching is read-only and carries nothing a client could not read over
 # HTTP, and the step protocol does what /v1 does, so WebSockets take the same
 # (open) access as /v1.
