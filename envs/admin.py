@@ -38,8 +38,8 @@ class EnvInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     search_fields = ("id", "env_id", "owner__name")
     date_hierarchy = "created_at"
     readonly_fields = (
-        "id", "env_id", "num_envs", "render_mode", "kwargs", "seed", "max_episode_steps", "status", "owner",
-        "created_at", "closed_at",
+        "id", "env_id", "num_envs", "render_mode", "kwargs", "seed", "max_episode_steps", "status", "status_reason",
+        "owner", "created_at", "closed_at", "process",
     )
     inlines = [EpisodeInline]
 
