@@ -103,6 +103,7 @@ class _CallThreads:
 
 
 _call_threads = _CallThreads()
+_running_loop = asyncio._get_running_loop  # None off an event loop's thread; C, ~50 ns
 
 
 def run_bounded(function, *args, **kwargs):
@@ -112,8 +113,10 @@ def run_bounded(function, *args, **kwargs):
     for a thread, and the hop would cost more than a cheap call) and when the
     timeout is 0; otherwise in a thread of ``_CallThreads``.
     """
+    if _running_loop() is not None:  # checked first: the loop's calls are the cheap, hot ones
+        return function(*args, **kwargs)
     timeout = settings.GYMAPI_CALL_TIMEOUT
-    if not timeout or asyncio._get_running_loop() is not None:
+    if not timeout:
         return function(*args, **kwargs)
     return _call_threads.call(timeout, function, args, kwargs)
 
