@@ -35,7 +35,13 @@ from .spaces import encode_value
 ERRORS = {
     400: OpenApiResponse(ErrorResponse, description="Invalid input; the environment is unchanged."),
     404: OpenApiResponse(ErrorResponse, description="No such instance."),
-    410: OpenApiResponse(ErrorResponse, description="The instance was closed or lost in a restart."),
+    410: OpenApiResponse(ErrorResponse, description="The instance was closed, lost in a restart, reaped for being idle, or broke."),
+}
+# Calls into the environment (README, Limits).
+TIMEOUT = {504: OpenApiResponse(ErrorResponse, description="The environment did not answer within GYMAPI_CALL_TIMEOUT; the instance broke.")}
+CREATE_ERRORS = {
+    429: OpenApiResponse(ErrorResponse, description="The server (GYMAPI_MAX_INSTANCES) or the key holds its most instances."),
+    **TIMEOUT,
 }
 # What a request body can get besides: too large, or not JSON nor msgpack.
 BODY_ERRORS = {
@@ -84,7 +90,7 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     def list(self, request):
         return Response(selectors.instance_list_active(caller=request.caller))
 
-    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, 400: ERRORS[400], **BODY_ERRORS})
+    @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, 400: ERRORS[400], **BODY_ERRORS, **CREATE_ERRORS})
     def create(self, request):
         data = validated(CreateRequest, request)
         instance = services.env_create(**data, owner_id=request.caller.key_id)
@@ -99,13 +105,13 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
         services.env_close(instance_id=instance_id)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
-    @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS, **BODY_ERRORS})
+    @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT})
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
         data = validated(ResetRequest, request)
         return Response(services.env_reset(instance_id=instance_id, **data, encode=value_encoder(request)))
 
-    @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS, **BODY_ERRORS})
+    @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT})
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):
         data = validated(StepRequest, request)
@@ -149,7 +155,7 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
         member = services.space_contains(instance_id=instance_id, which="observation_space", x=data["x"])
         return Response({"member": member})
 
-    @extend_schema(summary="Render the current state", responses={200: RenderResponse, **ERRORS})
+    @extend_schema(summary="Render the current state", responses={200: RenderResponse, **ERRORS, **TIMEOUT})
     @action(detail=True, methods=["get"], url_path="monitor/render")
     def monitor_render(self, request, instance_id):
         return Response(rendering.env_render(instance_id=instance_id))

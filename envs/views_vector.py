@@ -22,7 +22,7 @@ from .serializers import (
     VectorStepRequest,
     VectorStepResponse,
 )
-from .views import BODY_ERRORS, ERRORS, validated
+from .views import BODY_ERRORS, CREATE_ERRORS, ERRORS, TIMEOUT, validated
 
 
 class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
@@ -41,7 +41,7 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @extend_schema(
         summary="Create a vector instance",
         request=VectorCreateRequest,
-        responses={201: VectorCreateResponse, 400: ERRORS[400], **BODY_ERRORS},
+        responses={201: VectorCreateResponse, 400: ERRORS[400], **BODY_ERRORS, **CREATE_ERRORS},
     )
     def create(self, request):
         data = validated(VectorCreateRequest, request)
@@ -60,7 +60,7 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @extend_schema(
         summary="Reset every sub-environment",
         request=ResetRequest,
-        responses={200: ResetResponse, **ERRORS, **BODY_ERRORS},
+        responses={200: ResetResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT},
     )
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
@@ -70,7 +70,7 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @extend_schema(
         summary="Step with one action per sub-environment",
         request=VectorStepRequest,
-        responses={200: VectorStepResponse, **ERRORS, **BODY_ERRORS},
+        responses={200: VectorStepResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT},
     )
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):

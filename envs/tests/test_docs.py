@@ -79,8 +79,9 @@ def test_it_documents_each_route_with_its_request_and_response(schema, method, p
 
 
 def test_it_documents_create_as_a_201_or_a_400(schema):
-    # No instance is named yet, so no 404 or 410; a body too large (413) or of another media type (415).
-    assert set(schema["paths"]["/v1/envs/"]["post"]["responses"]) == {"201", "400", "413", "415"}
+    # No instance is named yet, so no 404 or 410; a body too large (413) or of another media type (415),
+    # the server or the key full (429), an environment that takes too long to build (504).
+    assert set(schema["paths"]["/v1/envs/"]["post"]["responses"]) == {"201", "400", "413", "415", "429", "504"}
 
 
 def test_it_documents_the_error_shape(schema):
