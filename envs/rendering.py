@@ -19,7 +19,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from PIL import Image
 
-from .errors import ApiError, EnvError, ResetNeeded
+from .errors import ApiError, EnvError, EnvTimeout, ResetNeeded
 from . import services
 from .registry import with_list_modes
 from .spaces import encode_float
@@ -215,8 +215,9 @@ def viewer_frame(live):
         picture = None
         if draws_for_viewers(live) and live.episode_number > 0:
             try:
-                picture = live.frame()
-            except EnvError as error:
+                with services.ends_if_broken(live):  # a frame that hangs breaks it (GYMAPI_CALL_TIMEOUT)
+                    picture = live.frame()
+            except (EnvError, EnvTimeout) as error:
                 logger.warning("Could not draw %s for viewers: %s", live.instance_id, error)
             # The environment may draw into the same buffer on its next step.
             if isinstance(picture, np.ndarray):

@@ -21,6 +21,17 @@ async def new_instance(env_id="CartPole-v1", render_mode="rgb_array", *, reset_s
     return str(instance.id)
 
 
+def lock_held(lock):
+    """Whether ``lock`` (an instance's RLock) is held: by this thread, or by the caller
+    of a call the runtime handed to one of its call threads (GYMAPI_CALL_TIMEOUT)."""
+    if lock._is_owned():
+        return True
+    if lock.acquire(blocking=False):
+        lock.release()
+        return False
+    return True
+
+
 def image_of(data, expected_format):
     image = Image.open(io.BytesIO(data))
     assert image.format == expected_format

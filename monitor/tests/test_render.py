@@ -10,6 +10,8 @@ from PIL import Image
 
 from envs.runtime import runtime
 
+from .helpers import lock_held
+
 
 def decode_png(data):
     image = Image.open(io.BytesIO(base64.b64decode(data)))
@@ -103,7 +105,7 @@ def test_it_renders_under_the_instances_lock_and_leaves_the_episode_alone(api, m
     held = []
 
     def render():
-        held.append(live.lock._is_owned())
+        held.append(lock_held(live.lock))
         return env_render()
 
     live._env.render = render

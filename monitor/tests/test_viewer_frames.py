@@ -9,6 +9,8 @@ from PIL import Image
 from envs.rendering import viewer_frame
 from envs.runtime import runtime
 
+from .helpers import lock_held
+
 
 def live(render_mode="rgb_array", env_id="CartPole-v1"):
     instance = runtime.create(uuid.uuid4(), env_id, render_mode=render_mode)
@@ -31,7 +33,7 @@ def test_it_draws_under_the_instances_lock():
     instance = live()
     env_render = instance._env.render
     held = []
-    instance._env.render = lambda: held.append(instance.lock._is_owned()) or env_render()
+    instance._env.render = lambda: held.append(lock_held(instance.lock)) or env_render()
     viewer_frame(instance)
     assert held == [True]
 
