@@ -11,6 +11,7 @@ import threading
 import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from rest_framework.test import APIClient
 
 from envs import inline, services
@@ -32,6 +33,18 @@ def hanging():
     release = reset_events(HangingEnv, SlowToBuildEnv)
     yield
     release()  # the abandoned calls finish and their threads are free again
+
+
+def in_a_thread(function):
+    """``function`` for a thread of its own, which closes the thread's database connections."""
+
+    def run():
+        try:
+            function()
+        finally:
+            connections.close_all()
+
+    return run
 
 
 def step(api, instance_id, action):
@@ -207,7 +220,7 @@ def test_other_instances_are_served_while_one_hangs(api, make_instance, settings
     hung, healthy = make_instance("gymapi-test/Hanging-v0", reset=True), make_instance("CartPole-v1", reset=True)
     settings.GYMAPI_CALL_TIMEOUT = 60
     answers = []
-    caller = threading.Thread(target=lambda: answers.append(step(APIClient(), hung, 1)))
+    caller = threading.Thread(target=in_a_thread(lambda: answers.append(step(APIClient(), hung, 1))))
     caller.start()
     try:
         assert HangingEnv.entered.wait(10)

@@ -19,6 +19,7 @@ from envs.models import EnvInstance
 from envs.runtime import runtime
 
 from .faulty_envs import SlowToBuildEnv, reset_events
+from .test_broken import in_a_thread
 from .test_fastpath import JSON, call
 from .test_ws_step import Socket
 
@@ -81,7 +82,9 @@ def test_two_creations_at_the_last_place_cannot_both_pass(api, settings):
     assert create(api).status_code == 201
     release = reset_events(SlowToBuildEnv)
     answers = []
-    first = threading.Thread(target=lambda: answers.append(create(APIClient(), env_id="gymapi-test/SlowToBuild-v0")))
+    first = threading.Thread(
+        target=in_a_thread(lambda: answers.append(create(APIClient(), env_id="gymapi-test/SlowToBuild-v0")))
+    )
     first.start()
     try:
         assert SlowToBuildEnv.entered.wait(10)
