@@ -39,6 +39,9 @@ os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 SECRET_KEY = os.getenv("SECRET_KEY", "dev-only-insecure-key-set-SECRET_KEY-in-production")
 DEBUG = envbool("DEBUG", "1")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
+# Behind a TLS proxy, the https:// origins whose forms (the admin's login) are
+# trusted, e.g. https://gym.example.org (README, Deployment for a team).
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     # daphne first, so that `runserver` serves ASGI (HTTP and WebSocket).
