@@ -466,7 +466,9 @@ def run_main(directory):
 
         # Memory on fresh servers: after the rows above, freed memory would hide new allocations.
         log(f"round {round_number}/{ROUNDS}: memory, ours then reference")
-        with Server("ours", lambda port: ours_command("production", port), ours_env) as server:
+        # Room for the idle instances and the warm-up one beside GYMAPI_MAX_INSTANCES' default.
+        roomy = {**ours_env, "GYMAPI_MAX_INSTANCES": str(IDLE_INSTANCES + 10)}
+        with Server("ours", lambda port: ours_command("production", port), roomy) as server:
             results["mem_ours"].append(idle_memory(server, IDLE_INSTANCES))
         with Server("reference", reference_command) as server:
             results["mem_ref"].append(idle_memory(server, IDLE_INSTANCES))
