@@ -81,7 +81,36 @@ class RemoteEntryPoint:
         return "gymapi_client.RemoteEnv"
 
 
-class RemoteEnv(gym.Env):
+class ServerInstance:
+    """What ``RemoteEnv`` and ``RemoteVectorEnv`` share: one instance on a server,
+    under ``/v1/{route}/{instance_id}/``, and the rule of the creation seed."""
+
+    route = "envs"
+
+    def _path(self, rest):
+        return f"/v1/{self.route}/{self.instance_id}/{rest}"
+
+    def _call(self, method, path, body=None):
+        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout, headers=self._headers)
+
+    def _reset_request(self, seed, options):
+        """``(seed, body)``: the seed Gymnasium's own ``reset`` takes here, and the reset's body.
+
+        As on the server, the creation seed seeds the first reset (unless that
+        reset names its own) and is spent by it.
+        """
+        if seed is None:
+            seed = self._pending_seed
+            body = {}  # the server applies its own pending creation seed
+        else:
+            body = {"seed": seed}
+        self._pending_seed = None
+        if options is not None:
+            body["options"] = encode_value(options)
+        return seed, body
+
+
+class RemoteEnv(ServerInstance, gym.Env):
     """An environment created on a gymapi server and driven over HTTP.
 
     ``RemoteEnv("http://127.0.0.1:5000", "CartPole-v1")`` is used like
@@ -175,27 +204,12 @@ class RemoteEnv(gym.Env):
         if seed is not None:
             self.action_space.seed(seed)
 
-    # --- HTTP ------------------------------------------------------------------
-
-    def _path(self, rest):
-        return f"/v1/envs/{self.instance_id}/{rest}"
-
-    def _call(self, method, path, body=None):
-        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout, headers=self._headers)
-
     # --- the Gymnasium API -----------------------------------------------------
 
     def reset(self, *, seed=None, options=None):
         """Start a new episode on the server; returns ``(observation, info)``."""
-        if seed is None:
-            seed = self._pending_seed
-            body = {}  # the server applies its own pending creation seed
-        else:
-            body = {"seed": seed}
-        self._pending_seed = None
+        seed, body = self._reset_request(seed, options)
         super().reset(seed=seed)
-        if options is not None:
-            body["options"] = encode_value(options)
         answer = self._call("POST", self._path("reset/"), body)
         return decode_value(self.observation_space, answer["observation"]), answer["info"]
 

@@ -4,12 +4,12 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import iterate
 
-from .env import auth_headers, base_url_of, call_server, shared_session
+from .env import ServerInstance, auth_headers, base_url_of, shared_session
 from .errors import InstanceGone, NotFound
 from .spaces import NON_FINITE, build_space, decode_value, encode_value
 
 
-class RemoteVectorEnv(VectorEnv):
+class RemoteVectorEnv(ServerInstance, VectorEnv):
     """``num_envs`` copies of an environment created on a gymapi server and stepped
     as one batch over HTTP (``POST /v1/vector_envs/``), one request per batched step.
 
@@ -31,6 +31,8 @@ class RemoteVectorEnv(VectorEnv):
     ``api_key`` is sent as ``Authorization: Bearer <key>``, as by ``RemoteEnv``.
     ``close()`` (or leaving a ``with`` block) deletes the instance on the server.
     """
+
+    route = "vector_envs"
 
     def __init__(
         self,
@@ -81,27 +83,12 @@ class RemoteVectorEnv(VectorEnv):
         if seed is not None:
             self.action_space.seed(seed)
 
-    # --- HTTP ------------------------------------------------------------------
-
-    def _path(self, rest):
-        return f"/v1/vector_envs/{self.instance_id}/{rest}"
-
-    def _call(self, method, path, body=None):
-        return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout, headers=self._headers)
-
     # --- the Gymnasium vector API --------------------------------------------------
 
     def reset(self, *, seed=None, options=None):
         """Reset every sub-environment on the server; returns the batched ``(observations, infos)``."""
-        if seed is None:
-            seed = self._pending_seed
-            body = {}  # the server applies its own pending creation seed
-        else:
-            body = {"seed": seed}
-        self._pending_seed = None
+        seed, body = self._reset_request(seed, options)
         super().reset(seed=seed)
-        if options is not None:
-            body["options"] = encode_value(options)
         answer = self._call("POST", self._path("reset/"), body)
         return decode_value(self.observation_space, answer["observation"]), self._infos(answer["info"])
 
