@@ -67,6 +67,14 @@ class NotAuthenticated(ApiError):
     )
 
 
+def auth_timed_out():
+    """The 401 of a socket that sent no key within ``GYMAPI_AUTH_TIMEOUT``."""
+    return NotAuthenticated(
+        f"No key within {settings.GYMAPI_AUTH_TIMEOUT:g} s: send ?key=<key> or, as the first message, "
+        '{"op": "auth", "key": "<key>"} (GYMAPI_AUTH_TIMEOUT).'
+    )
+
+
 class TooManyInstances(ApiError):
     status_code = status.HTTP_429_TOO_MANY_REQUESTS
     default_code = "key_instance_cap"

@@ -284,7 +284,10 @@ class StepSocketApp:
             if settings.GYMAPI_REQUIRE_KEYS:
                 raw, as_binary = None, False
                 if access.query_key(scope) is None:  # the key comes in the first message
-                    message = await receive()
+                    try:
+                        message = await asyncio.wait_for(receive(), settings.GYMAPI_AUTH_TIMEOUT)
+                    except asyncio.TimeoutError:
+                        return await refuse(protocol.error(access.auth_timed_out(), None))
                     if message["type"] != "websocket.receive":
                         return
                     raw = message.get("bytes")

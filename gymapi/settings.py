@@ -214,6 +214,9 @@ GYMAPI_REQUIRE_KEYS = envbool("GYMAPI_REQUIRE_KEYS", "0")
 # How long a key lookup is remembered in memory: a key revoked from another
 # process (manage.py apikey revoke) works for at most this long.
 GYMAPI_KEY_CACHE_SECONDS = max(envfloat("GYMAPI_KEY_CACHE_SECONDS", "10"), 0.0)
+# How long a WebSocket without ?key= may take to send its {"op": "auth"} message
+# before it is closed (4401): an open socket costs the server a little.
+GYMAPI_AUTH_TIMEOUT = max(envfloat("GYMAPI_AUTH_TIMEOUT", "10"), 0.0)
 # Active instances (single or vector, one each) a key may hold at once; 0: no cap.
 GYMAPI_MAX_INSTANCES_PER_KEY = envint("GYMAPI_MAX_INSTANCES_PER_KEY", "0") or None
 # Pages of other origins allowed to call /v1 from a browser (django-cors-headers),

@@ -20,6 +20,7 @@ user's browser on this server's own origin sees everything (the monitor pages).
 Without any of these, the socket gets an ``error`` event and is closed with 4401.
 """
 
+import asyncio
 import json
 
 
@@ -61,8 +62,15 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
                 if access.query_key(self.scope) is not None:  # a wrong ?key=
                     return await self.refuse(error)
                 self.awaiting_auth = True  # the key may come as the first message
+                self.auth_timer = asyncio.get_running_loop().create_task(self.close_unless_authenticated())
                 return
         await self.start()
+
+    async def close_unless_authenticated(self):
+        await asyncio.sleep(settings.GYMAPI_AUTH_TIMEOUT)
+        if self.awaiting_auth:
+            self.awaiting_auth = False
+            await self.refuse(access.auth_timed_out())
 
     async def start(self):
         raise NotImplementedError
@@ -94,6 +102,9 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
         return watchers.join(group, **kwargs)
 
     async def disconnect(self, code):
+        timer = getattr(self, "auth_timer", None)
+        if timer is not None:
+            timer.cancel()
         if self.group is not None:
             group, self.group = self.group, None
             watchers.leave(group)

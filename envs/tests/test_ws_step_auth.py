@@ -181,3 +181,12 @@ async def test_keys_off_a_socket_needs_none_and_an_auth_message_changes_nothing(
     assert await socket.ask({"op": "auth", "key": "gk_anything"}) == {"authenticated": False}
     created = await socket.ask({"op": "create", "env_id": "CartPole-v1"})
     assert (await EnvInstance.objects.aget(pk=created["instance_id"])).owner_id is None
+
+
+async def test_a_socket_that_sends_no_key_in_time_is_closed(keys_on, sockets, settings):
+    settings.GYMAPI_AUTH_TIMEOUT = 0.2
+    socket = await sockets("/ws/step/")
+    error = await socket.answer()  # nothing sent at all
+    assert (error["status"], error["code"]) == (401, "not_authenticated")
+    assert "GYMAPI_AUTH_TIMEOUT" in error["detail"]
+    assert await socket.closed_with() == 4401

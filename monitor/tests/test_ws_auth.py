@@ -189,3 +189,12 @@ async def test_a_login_from_another_origin_or_without_staff_is_not_enough(keys_o
 async def test_keys_off_a_watcher_needs_nothing(watch):
     watcher = await watch("/ws/envs/")
     assert (await watcher.receive())["type"] == "instances"
+
+
+async def test_a_watcher_that_sends_no_key_in_time_is_closed(keys_on, watch):
+    keys_on.GYMAPI_AUTH_TIMEOUT = 0.2
+    watcher = await watch("/ws/envs/")
+    error = await watcher.receive()  # nothing sent at all
+    assert (error["type"], error["code"]) == ("error", "not_authenticated")
+    assert "GYMAPI_AUTH_TIMEOUT" in error["detail"]
+    assert (await watcher.receive())["code"] == 4401
