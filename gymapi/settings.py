@@ -173,6 +173,18 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "envs.serializers.nullable_bodies"],
+    # An API key when the server requires them (GYMAPI_REQUIRE_KEYS), none otherwise:
+    # Swagger UI's Authorize button sends it.
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "apiKey": {
+                "type": "http",
+                "scheme": "bearer",
+                "description": "An API key (manage.py apikey create NAME), needed when GYMAPI_REQUIRE_KEYS is on.",
+            }
+        }
+    },
+    "SECURITY": [{"apiKey": []}, {}],
 }
 
 # How often, at most, a running episode's step count and return are written
