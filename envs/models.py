@@ -140,7 +140,9 @@ class EnvInstance(models.Model):
 
 
 class Episode(models.Model):
-    instance = models.ForeignKey(EnvInstance, on_delete=models.CASCADE, related_name="episodes")
+    # No index of its own: the unique (instance, sub_env, number) index starts with
+    # it and serves every lookup by instance, and each index costs every insert.
+    instance = models.ForeignKey(EnvInstance, on_delete=models.CASCADE, related_name="episodes", db_index=False)
     sub_env = models.PositiveIntegerField(
         default=0, help_text="The sub-environment of a vector instance it ran in; 0 for a single environment."
     )
