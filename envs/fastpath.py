@@ -23,8 +23,8 @@ one place.
 import asyncio
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
-
 from urllib.parse import urlsplit
 
 import orjson
@@ -48,6 +48,12 @@ JSON_TYPES = {b"application/json", b"application/json; charset=utf-8", b"applica
 MSGPACK = binary.CONTENT_TYPE.encode()
 
 request_logger = logging.getLogger("django.request")
+
+# The threads that answer what the event loop leaves to threads. asyncio's
+# default pool has cpu + 4 of them (6 here): a few slow environments, or calls
+# hung until GYMAPI_CALL_TIMEOUT, would hold every one. Threads start only
+# when calls are waiting for one.
+WORKERS = ThreadPoolExecutor(max_workers=64, thread_name_prefix="fastpath")
 
 
 def _validated(serializer_class, data):
@@ -250,7 +256,7 @@ class FastPath:
         answered = answer_inline(action, instance_id, data, as_msgpack, caller)
         if answered is None:
             status, content, extra = await loop.run_in_executor(
-                None, answer, action, instance_id, data, as_msgpack, caller
+                WORKERS, answer, action, instance_id, data, as_msgpack, caller
             )
         else:
             status, content, extra, write = answered
