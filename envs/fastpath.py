@@ -35,10 +35,10 @@ from django.db import connections
 from django.http.request import split_domain_port, validate_host
 
 from . import access, binary, inline, services, spaces, vector
-from .writer import writer
 from .errors import exception_handler
 from .renderers import render_json, render_msgpack
 from .serializers import ResetRequest, StepRequest, VectorStepRequest
+from .writer import writer
 
 # The routes as DefaultRouter spells them (lookup_value_regex "[^/]+", optional slash).
 ROUTE = re.compile(r"^/v1/(?P<kind>envs|vector_envs)/(?P<instance_id>[^/]+)/(?P<action>step|reset)/?$")
