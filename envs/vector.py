@@ -373,6 +373,8 @@ def vector_episode_list(*, instance_id, limit, sub_env=None):
         raise WrongInstanceKind(instance.id, vector=False)
     episodes = instance.episodes.all()
     if sub_env is not None:
+        if sub_env >= instance.num_envs:
+            raise InvalidInput("sub_env", f"expected 0 to {instance.num_envs - 1}: this instance has {instance.num_envs}")
         episodes = episodes.filter(sub_env=sub_env)
     count = episodes.aggregate(count=Count("id"))["count"]
     rows = list(episodes.order_by("-id")[:limit])

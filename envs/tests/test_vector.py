@@ -362,6 +362,8 @@ def test_it_lists_episodes_of_one_sub_env_and_the_latest_first_cut(api, make_vec
     latest = api.get(f"{URL}{instance_id}/episodes/?limit=2").json()
     assert len(latest["episodes"]) == 2 and latest["count"] > 2
     assert api.get(f"{URL}{instance_id}/episodes/?sub_env=-1").status_code == 400
+    beyond = api.get(f"{URL}{instance_id}/episodes/?sub_env=99")
+    assert beyond.status_code == 400 and "sub_env" in beyond.json()["fields"]
 
 
 # --- list, describe, spaces, sample ------------------------------------------------------
