@@ -1,6 +1,6 @@
 """Django-level error pages: API paths get the API's error shape, others Django's page."""
 
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
@@ -13,3 +13,12 @@ def json_not_found(request, exception=None):
     if request.path.startswith("/v1/"):
         return JsonResponse({"detail": f"No route {request.path}.", "code": "not_found"}, status=404)
     return defaults.page_not_found(request, exception)
+
+
+@csrf_exempt
+def v1_without_slash(request):
+    """``/v1`` alone: a browser is sent on to ``/v1/``; any other method gets the API's 404
+    (Django's trailing-slash redirect raises a server error for a POST with DEBUG on)."""
+    if request.method in ("GET", "HEAD"):
+        return HttpResponsePermanentRedirect("/v1/")
+    return JsonResponse({"detail": "No route /v1: the API's routes are under /v1/.", "code": "not_found"}, status=404)

@@ -167,3 +167,15 @@ def test_it_shapes_an_unexpected_failure_as_a_500_without_a_traceback(api, db, m
     monkeypatch.setattr(selectors, "instance_list_active", broken)
     body = assert_error_shape(api.get("/v1/envs/"), 500, "server_error")
     assert "secret" not in body["detail"]
+
+
+@pytest.mark.parametrize("method", ["post", "put", "delete"])
+def test_v1_without_its_slash_is_a_json_404_whatever_the_method(browserless, method, settings):
+    settings.DEBUG = True  # where Django's own trailing-slash redirect raises for a POST
+    response = getattr(browserless, method)("/v1", data=b"{}", content_type="application/json")
+    assert_error_shape(response, 404, "not_found")
+
+
+def test_v1_without_its_slash_sends_a_browser_to_the_api_root(browserless):
+    response = browserless.get("/v1")
+    assert response.status_code == 301 and response["Location"] == "/v1/"
