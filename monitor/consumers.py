@@ -64,7 +64,22 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
                 self.awaiting_auth = True  # the key may come as the first message
                 self.auth_timer = asyncio.get_running_loop().create_task(self.close_unless_authenticated())
                 return
+            self.watch_key(access.query_key(self.scope))
         await self.start()
+
+    def watch_key(self, key):
+        """Look ``key`` up again every GYMAPI_KEY_CACHE_SECONDS while the socket is open:
+        a revoked key's watcher is closed (4401) as its step sockets are."""
+        if key is not None:
+            self.key_timer = asyncio.get_running_loop().create_task(self.close_when_revoked(key))
+
+    async def close_when_revoked(self, key):
+        while True:
+            await asyncio.sleep(max(settings.GYMAPI_KEY_CACHE_SECONDS, 0.05))
+            try:
+                await database_sync_to_async(access.keys.lookup)(key)
+            except access.NotAuthenticated as error:
+                return await self.refuse(error)
 
     async def close_unless_authenticated(self):
         await asyncio.sleep(settings.GYMAPI_AUTH_TIMEOUT)
@@ -94,6 +109,7 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
             self.caller = await database_sync_to_async(access.socket_caller)(self.scope, key=key)
         except access.NotAuthenticated as error:
             return await self.refuse(error)
+        self.watch_key(key)
         await self.start()
 
     async def join(self, group, **kwargs):
@@ -102,9 +118,9 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
         return watchers.join(group, **kwargs)
 
     async def disconnect(self, code):
-        timer = getattr(self, "auth_timer", None)
-        if timer is not None:
-            timer.cancel()
+        for timer in (getattr(self, "auth_timer", None), getattr(self, "key_timer", None)):
+            if timer is not None:
+                timer.cancel()
         if self.group is not None:
             group, self.group = self.group, None
             watchers.leave(group)

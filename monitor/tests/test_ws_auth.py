@@ -19,6 +19,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from envs import services
+from envs import access
 from envs.access import keys
 from envs.models import ApiKey
 
@@ -198,3 +199,18 @@ async def test_a_watcher_that_sends_no_key_in_time_is_closed(keys_on, watch):
     assert (error["type"], error["code"]) == ("error", "not_authenticated")
     assert "GYMAPI_AUTH_TIMEOUT" in error["detail"]
     assert (await watcher.receive())["code"] == 4401
+
+
+@pytest.mark.parametrize("how", ["query", "first message"])
+async def test_a_watcher_whose_key_is_revoked_is_closed(keys_on, watch, how):
+    keys_on.GYMAPI_KEY_CACHE_SECONDS = 0.1
+    alice_id, alice = await key("alice")
+    if how == "query":
+        watcher = await watch(f"/ws/envs/?key={alice}")
+    else:
+        watcher = await watch("/ws/envs/")
+        await watcher.communicator.send_to(text_data=json.dumps({"op": "auth", "key": alice}))
+    assert (await watcher.receive())["type"] == "instances"
+    api_key = await sync_to_async(ApiKey.objects.get)(pk=alice_id)
+    await sync_to_async(access.key_revoke)(api_key)
+    await assert_refused(watcher, "key_revoked")
