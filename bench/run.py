@@ -230,18 +230,21 @@ def ws_step_rate(server, seconds):
     with socket_:
         socket_.send(json.dumps({"op": "reset"}))
         socket_.recv(timeout=10)
+        # The client's own work as in rest_step_rate: bodies written once, answers
+        # read as text (a JSON parse per step would be the client's cost, not the server's).
+        messages = ('{"op":"step","action":0}', '{"op":"step","action":1}')
         steps, action = 0, 0
         start = time.perf_counter()
         deadline = start + seconds
         while time.perf_counter() < deadline:
             action ^= 1
-            socket_.send(json.dumps({"op": "step", "action": action}))
-            reply = json.loads(socket_.recv(timeout=10))
-            if "observation" not in reply:
-                raise RuntimeError(f"ws step: {reply}")
+            socket_.send(messages[action])
+            reply = socket_.recv(timeout=10)
+            if '"observation"' not in reply:
+                raise RuntimeError(f"ws step: {reply[:300]}")
             steps += 1
-            if reply.get("terminated") or reply.get("truncated"):
-                socket_.send(json.dumps({"op": "reset"}))
+            if '"done":true' in reply:
+                socket_.send('{"op":"reset"}')
                 socket_.recv(timeout=10)
         return steps / (time.perf_counter() - start)
 
