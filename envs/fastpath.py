@@ -117,14 +117,12 @@ def _inline_arguments(action, data):
 def answer_inline(action, instance_id, data, as_msgpack=False, caller=access.ANYONE):
     """``answer`` on the event loop when envs/inline.py allows it: (status, body, headers, write), or None."""
     kind, name = action
-    if kind != "envs":
-        return None
     arguments = _inline_arguments(name, data)
     if arguments is None:
         return None
     encode, render = CODECS[as_msgpack]
     try:
-        result = inline.call(name, instance_id, encode=encode, caller=caller, **arguments)
+        result = inline.call(name, instance_id, encode=encode, caller=caller, vector=kind == "vector_envs", **arguments)
     except Exception as error:  # an environment that broke hands back its closing as broken, as "write"
         return (*_error_answer(error, action, render), getattr(error, "write", None))
     if result is None:

@@ -40,6 +40,7 @@ import weakref
 from django.conf import settings
 
 from . import recording, services
+from . import vector as vectors
 from .access import ANYONE
 from .errors import EnvBroken
 from .models import InstanceStatus
@@ -64,8 +65,9 @@ class _Cost:
 _costs = weakref.WeakKeyDictionary()
 
 
-def call(what, instance_id, *, caller=ANYONE, **arguments):
-    """Run ``what`` ("step" or "reset") of ``services`` on the loop, for ``caller`` (an ``access.Caller``).
+def call(what, instance_id, *, caller=ANYONE, vector=False, **arguments):
+    """Run ``what`` ("step" or "reset") of ``services`` (of ``vector`` for a vector
+    instance) on the loop, for ``caller`` (an ``access.Caller``).
 
     Returns ``(body, write)`` as ``services.step_locked`` does, or None when
     the call must go to a thread instead (and nothing was done). An error of
@@ -74,7 +76,7 @@ def call(what, instance_id, *, caller=ANYONE, **arguments):
     """
     if not settings.GYMAPI_INLINE:
         return None
-    live = runtime.get(instance_id)
+    live = runtime.get_vector(instance_id) if vector else runtime.get(instance_id)
     if live is None or live.closed or live.broken is not None or not caller.owns(live):
         return None
     cost = _costs.get(live)
@@ -88,15 +90,17 @@ def call(what, instance_id, *, caller=ANYONE, **arguments):
     if not live.lock.acquire(blocking=False):
         return None
     try:
-        if live.closed or (what == "step" and recording.flush_due(live)):
+        if live.closed or (what == "step" and not vector and recording.flush_due(live)):
             return None
+        module = vectors if vector else services
         started = time.perf_counter()
         try:
             if what == "step":
-                return services.step_locked(live, **arguments)
-            return services.reset_locked(live, **arguments)
+                return module.step_locked(live, **arguments)
+            return module.reset_locked(live, **arguments)
         except EnvBroken as error:  # to be closed as broken, in a thread, before the error goes out
-            error.write = functools.partial(services.instance_end, live, status=InstanceStatus.BROKEN, reason=live.broken)
+            end = vectors.vector_end if vector else services.instance_end
+            error.write = functools.partial(end, live, status=InstanceStatus.BROKEN, reason=live.broken)
             raise
         finally:
             seconds = time.perf_counter() - started

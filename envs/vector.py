@@ -14,6 +14,7 @@ Observations, rewards and infos come back batched as Gymnasium batches them
 (an ``(num_envs, ...)`` array for a Box observation, one list per key for infos).
 """
 
+import functools
 import logging
 import time
 import uuid
@@ -113,13 +114,22 @@ def vector_reset(*, instance_id, seed=None, options=None, encode=encode_value):
     Episodes still running end as interrupted. ``encode`` as in ``services.env_reset``.
     """
     live = vector_get(instance_id)
+    with live.lock, ends_if_broken(live, end=vector_end):
+        body, write = reset_locked(live, seed=seed, options=options, encode=encode)
+        if write is not None:
+            write()
+    return body
+
+
+def reset_locked(live, *, seed=None, options=None, encode=encode_value):
+    """``vector_reset`` on a live vector instance whose lock the caller holds; touches no
+    database. Returns ``(body, write)`` as ``services.reset_locked`` does."""
     if options and "reset_mask" in options:
         raise InvalidInput("options.reset_mask", "partial resets are not served: a reset resets every sub-environment.")
-    with live.lock, ends_if_broken(live, end=vector_end):
-        _check_open(live)
-        observation, info = live.reset(seed=seed, options=options)
-        _flush(live)  # the episodes the reset interrupted, and any not written yet
-        return {"observation": encode(observation), "info": encode(info)}
+    _check_open(live)
+    observation, info = live.reset(seed=seed, options=options)
+    # The episodes the reset interrupted, and any not written yet.
+    return {"observation": encode(observation), "info": encode(info)}, _take_write(live)
 
 
 def vector_step(*, instance_id, action, encode=encode_value):
@@ -131,12 +141,19 @@ def vector_step(*, instance_id, action, encode=encode_value):
     """
     live = vector_get(instance_id)
     with live.lock, ends_if_broken(live, end=vector_end):
-        _check_open(live)
-        decoded = vector_action_decode(live, action)
-        observation, reward, terminated, truncated, info = live.step(decoded)
-        if live.finished:
-            _stepped(live)
-    return {
+        body, write = step_locked(live, action, encode=encode)
+        if write is not None:
+            write()
+    return body
+
+
+def step_locked(live, action, *, encode=encode_value):
+    """``vector_step`` on a live vector instance whose lock the caller holds; touches no
+    database. Returns ``(body, write)`` as ``services.step_locked`` does."""
+    _check_open(live)
+    decoded = vector_action_decode(live, action)
+    observation, reward, terminated, truncated, info = live.step(decoded)
+    body = {
         "observation": encode(observation),
         "reward": encode(reward),
         "terminated": terminated.tolist(),
@@ -144,6 +161,7 @@ def vector_step(*, instance_id, action, encode=encode_value):
         "info": encode(info),
         "done": (terminated | truncated).tolist(),
     }
+    return body, _stepped(live) if live.finished else None
 
 
 def _check_open(live):
@@ -268,25 +286,37 @@ def _write(live, finished):
         insert_rows(connection, rows)
 
 
+def _take_write(live):
+    """The write of the episodes ``live`` has ended since the last one (a function), or
+    None; taken now, with its lock held, and made by the caller."""
+    live.flushed_at = time.monotonic()
+    if not live.finished:
+        return None
+    if not settings.GYMAPI_RECORD:
+        live.finished.clear()
+        return None
+    return functools.partial(_write, live, live.take_finished())
+
+
 def _flush(live):
     """Write the episodes ``live`` has ended since the last write (with its lock held)."""
-    live.flushed_at = time.monotonic()
-    if live.finished:
-        _write(live, live.take_finished())
+    write = _take_write(live)
+    if write is not None:
+        write()
 
 
 def _stepped(live):
-    """After a step of a vector instance: write its ended episodes when enough
-    have gathered or the last write is old."""
-    if not live.finished:
-        return
+    """After a step of a vector instance that ended episodes: their write when
+    enough have gathered or the last write is old, else None."""
     if not settings.GYMAPI_RECORD:
         live.finished.clear()
-    elif (
+        return None
+    if (
         len(live.finished) >= VECTOR_FLUSH_EPISODES
         or time.monotonic() - getattr(live, "flushed_at", 0.0) >= settings.GYMAPI_FLUSH_SECONDS
     ):
-        _flush(live)
+        return _take_write(live)
+    return None
 
 
 # --- reads -----------------------------------------------------------------------

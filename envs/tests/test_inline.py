@@ -5,6 +5,7 @@ database never touched on the loop."""
 import asyncio
 import json
 import threading
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -139,3 +140,24 @@ async def test_the_fast_path_answers_mid_episode_steps_without_a_thread(monkeypa
         await http_app(scope, receive, send)
         statuses.append(sent[0]["status"])
     assert statuses == [200, 200, 200] and hops == []
+
+
+def test_it_steps_a_cheap_vector_instance_and_hands_back_its_episode_writes(settings):
+    from envs import vector
+
+    instance_id = str(vector.vector_create(env_id="CartPole-v1", num_envs=4, seed=0).id)
+    assert inline.call("reset", instance_id, vector=True) is None  # a first call goes to a thread
+    vector.vector_reset(instance_id=instance_id)
+    settings.GYMAPI_FLUSH_SECONDS = 0  # every step that ends episodes writes them
+
+    async def step_until_an_episode_ends():
+        while True:
+            body, write = inline.call("step", instance_id, vector=True, action=[1, 1, 1, 1])
+            if any(body["done"]):
+                return write
+
+    write = asyncio.run(step_until_an_episode_ends())  # no database on the loop, or this raises
+    assert write is not None and not Episode.objects.filter(instance_id=instance_id).exists()
+    asyncio.run(sync_to_async(write)())
+    assert Episode.objects.filter(instance_id=instance_id, terminated=True).count() >= 1
+    assert inline.call("step", str(uuid.uuid4()), vector=True, action=[0] * 4) is None
