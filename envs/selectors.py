@@ -60,6 +60,21 @@ def space_describe(*, instance_id, which):
 
 
 
+def episode_row(episode):
+    """An ``Episode`` as the episodes routes show it (single and vector)."""
+    return {
+        "number": episode.number,
+        "seed": episode.seed,
+        "started": episode.started_at,
+        "ended": episode.ended_at,
+        "steps": episode.steps,
+        "return": encode_float(episode.total_reward),
+        "terminated": episode.terminated,
+        "truncated": episode.truncated,
+        "outcome": episode.outcome,
+    }
+
+
 def episode_list(*, instance_id, limit):
     """An instance's recorded episodes, oldest first: the last ``limit`` of them.
 
@@ -86,20 +101,7 @@ def episode_list(*, instance_id, limit):
         if running is not None:  # not written yet: shown from memory
             episodes = (episodes + [running])[-limit:] if limit else []
             count += 1
-    rows = [
-        {
-            "number": episode.number,
-            "seed": episode.seed,
-            "started": episode.started_at,
-            "ended": episode.ended_at,
-            "steps": episode.steps,
-            "return": encode_float(episode.total_reward),
-            "terminated": episode.terminated,
-            "truncated": episode.truncated,
-            "outcome": episode.outcome,
-        }
-        for episode in episodes
-    ]
+    rows = [episode_row(episode) for episode in episodes]
     if rows and live is not None and rows[-1]["outcome"] == "running":
         with live.lock:
             if live.episode_number == rows[-1]["number"]:

@@ -36,6 +36,7 @@ from .models import EnvInstance, Episode, InstanceStatus
 from .recording import insert_rows, write_turn
 from .registry import spec_summary
 from .runtime import runtime
+from .selectors import episode_row
 from .services import _parse_id, ends_if_broken, instance_not_live
 from .spaces import DecodeError, _short, decode_value, describe_space, encode_float, encode_value, summarize_space
 
@@ -415,19 +416,5 @@ def vector_episode_list(*, instance_id, limit, sub_env=None):
         "num_envs": instance.num_envs,
         "status": instance.status,
         "count": count,
-        "episodes": [
-            {
-                "sub_env": episode.sub_env,
-                "number": episode.number,
-                "seed": episode.seed,
-                "started": episode.started_at,
-                "ended": episode.ended_at,
-                "steps": episode.steps,
-                "return": encode_float(episode.total_reward),
-                "terminated": episode.terminated,
-                "truncated": episode.truncated,
-                "outcome": episode.outcome,
-            }
-            for episode in rows
-        ],
+        "episodes": [{"sub_env": episode.sub_env, **episode_row(episode)} for episode in rows],
     }
