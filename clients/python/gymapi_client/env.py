@@ -93,6 +93,12 @@ class ServerInstance:
     def _call(self, method, path, body=None):
         return call_server(self._http, self.base_url, method, path, body, timeout=self.timeout, headers=self._headers)
 
+    def _remember_seed(self, seed):
+        # As on the server: the creation seed seeds the first reset and the action space.
+        self._pending_seed = seed
+        if seed is not None:
+            self.action_space.seed(seed)
+
     def _reset_request(self, seed, options):
         """``(seed, body)``: the seed Gymnasium's own ``reset`` takes here, and the reset's body.
 
@@ -199,10 +205,7 @@ class RemoteEnv(ServerInstance, gym.Env):
             max_episode_steps=spec.get("max_episode_steps"),
             kwargs=spec_kwargs,
         )
-        # As on the server: the creation seed seeds the first reset and the action space.
-        self._pending_seed = seed
-        if seed is not None:
-            self.action_space.seed(seed)
+        self._remember_seed(seed)
 
     # --- the Gymnasium API -----------------------------------------------------
 

@@ -78,10 +78,7 @@ class RemoteVectorEnv(ServerInstance, VectorEnv):
             "autoreset_mode": AutoresetMode(self.server_info["autoreset_mode"]),
             "vectorization_mode": self.server_info["vectorization_mode"],
         }
-        # As on the server: the creation seed seeds the first reset and the action space.
-        self._pending_seed = seed
-        if seed is not None:
-            self.action_space.seed(seed)
+        self._remember_seed(seed)
 
     # --- the Gymnasium vector API --------------------------------------------------
 
