@@ -102,22 +102,10 @@ ACTIONS = {
 CODECS = {False: (spaces.encode_value, render_json), True: (binary.encode_value, render_msgpack)}
 
 
-def _inline_arguments(action, data):
-    """The service arguments of a well-formed step or reset body, else None (the thread words the error)."""
-    if action == "step":
-        if type(data) is dict and data.get("action") is not None:
-            return {"action": data["action"]}
-        return None
-    if not data and (data is None or type(data) is dict):  # a bare reset, the common one, needs no serializer
-        return {}
-    serializer = ResetRequest(data=data)
-    return serializer.validated_data if serializer.is_valid() else None
-
-
 def answer_inline(action, instance_id, data, as_msgpack=False, caller=access.ANYONE):
     """``answer`` on the event loop when envs/inline.py allows it: (status, body, headers, write), or None."""
     kind, name = action
-    arguments = _inline_arguments(name, data)
+    arguments = inline.arguments(name, data)
     if arguments is None:
         return None
     encode, render = CODECS[as_msgpack]

@@ -45,6 +45,7 @@ from .access import ANYONE
 from .errors import EnvBroken
 from .models import InstanceStatus
 from .runtime import runtime
+from .serializers import ResetRequest
 
 SLOW_SECONDS = 0.001
 RETRY_EVERY = 64
@@ -63,6 +64,19 @@ class _Cost:
 
 # Per live instance, forgotten with it.
 _costs = weakref.WeakKeyDictionary()
+
+
+def arguments(what, fields):
+    """The service arguments of a well-formed step or reset body (a dict, or None when
+    empty), else None: the call then goes to a thread, which words the error."""
+    if what == "step":
+        if type(fields) is dict and fields.get("action") is not None:
+            return {"action": fields["action"]}
+        return None
+    if not fields and (fields is None or type(fields) is dict):  # a bare reset, the common one, needs no serializer
+        return {}
+    serializer = ResetRequest(data=fields)
+    return serializer.validated_data if serializer.is_valid() else None
 
 
 def call(what, instance_id, *, caller=ANYONE, vector=False, **arguments):

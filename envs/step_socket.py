@@ -141,18 +141,11 @@ class StepProtocol:
         instance_id = message.get("instance_id", self.bound_id)
         if op not in ("step", "reset") or not isinstance(instance_id, str) or not self.drives(instance_id):
             return None
-        if op == "step":
-            if "action" not in message:
-                return None
-            arguments = {"action": message["action"]}
-        else:
-            fields = {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
-            if fields:  # a bare reset, the common one, needs no serializer
-                serializer = ResetRequest(data=fields)
-                if not serializer.is_valid():
-                    return None
-                fields = serializer.validated_data
-            arguments = fields
+        arguments = inline.arguments(
+            op, {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
+        )
+        if arguments is None:
+            return None
         encode = binary.encode_value if as_binary else encode_value
         try:
             result = inline.call(op, instance_id, encode=encode, caller=self.caller, **arguments)
