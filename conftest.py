@@ -4,6 +4,9 @@ Tests read like the endpoint's specification: one file per endpoint,
 ``test_it_*`` functions, state re-read from the database after each call.
 """
 
+import os
+import uuid
+
 import pytest
 from rest_framework.test import APIClient
 
@@ -50,3 +53,29 @@ def server(tmp_path_factory):
     process = ServerProcess(tmp_path_factory.mktemp("server")).start()
     yield process
     process.stop()
+
+
+# The PostgreSQL server to create throwaway databases on (the one `make test` uses).
+POSTGRES_URL = os.getenv("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def postgres_url():
+    """A fresh PostgreSQL database of this test's own, dropped afterwards."""
+    import psycopg
+
+    server_url, _, _ = POSTGRES_URL.rpartition("/")
+    try:
+        admin = psycopg.connect(f"{server_url}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.Error as error:
+        message = f"PostgreSQL at {server_url} is not reachable ({error})"
+        if os.getenv("CI") == "true":
+            pytest.fail(f"{message}, and CI needs it.")
+        pytest.skip(message)
+    name = f"gymapi_test_{uuid.uuid4().hex[:12]}"
+    with admin:
+        admin.execute(f'create database "{name}"')
+        try:
+            yield f"{server_url}/{name}"
+        finally:
+            admin.execute(f'drop database if exists "{name}" with (force)')

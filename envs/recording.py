@@ -17,17 +17,20 @@ a write there and returns it, to be made before the answer goes out.
 """
 
 import contextlib
+import logging
 import threading
 import time
 import uuid
 
 from django.conf import settings
-from django.db import connection, connections, router, transaction
+from django.db import DatabaseError, close_old_connections, connection, connections, router, transaction
 from django.utils import timezone
 
 from .models import Episode
 
-# Reentrant: a batch of writes (envs/writer.py) takes it around writes that take it too.
+logger = logging.getLogger(__name__)
+
+# Reentrant: a batch of writes (make_writes) takes it around writes that take it too.
 _sqlite_writes = threading.RLock()
 
 
@@ -58,19 +61,24 @@ EPISODE_COLUMNS = (
 )
 
 
-def _insert_sql(connection):
+def _insert_sql(connection, replay):
     quote = connection.ops.quote_name
     columns = ", ".join(quote(Episode._meta.get_field(name).column) for name in EPISODE_COLUMNS)
     values = ", ".join(["%s"] * len(EPISODE_COLUMNS))
-    return f"INSERT INTO {quote(Episode._meta.db_table)} ({columns}) VALUES ({values})"
+    # Both SQLite and PostgreSQL spell it so; the unique (instance, sub_env, number) is the conflict.
+    skip = " ON CONFLICT DO NOTHING" if replay else ""
+    return f"INSERT INTO {quote(Episode._meta.db_table)} ({columns}) VALUES ({values}){skip}"
 
 
-def insert_rows(connection, rows):
+def insert_rows(connection, rows, *, replay=False):
     """Insert episode rows (tuples in ``EPISODE_COLUMNS`` order, values prepared for
     ``connection``) as one executemany: Django's bulk_create prepares each field of
-    each row in Python, several times the cost of the insert itself on SQLite."""
+    each row in Python, several times the cost of the insert itself on SQLite.
+
+    ``replay``: the rows may already be there (a write made again after its
+    writer died without saying whether it was made); those are left alone."""
     with connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(connection), rows)
+        cursor.executemany(_insert_sql(connection, replay), rows)
 
 
 class EpisodeWrite:
@@ -100,19 +108,56 @@ class EpisodeWrite:
         )
 
 
-def write_all(writes):
-    """Make ``writes`` (``EpisodeWrite``) in one transaction, the inserts as one statement."""
+def write_all(writes, *, replay=False):
+    """Make ``writes`` (``EpisodeWrite``) in one transaction, the inserts as one statement
+    (``replay``: see ``insert_rows``; an update is the same made twice)."""
     connection = connections[router.db_for_write(Episode)]
     instance_field = Episode._meta.get_field("instance")
     inserts = [write.row(connection, instance_field) for write in writes if write.create]
-    with write_turn(), transaction.atomic(using=connection.alias):
+    # No savepoint inside a batch's transaction (make_writes): a failed batch is made again write by write.
+    with write_turn(), transaction.atomic(using=connection.alias, savepoint=False):
         if inserts:
-            insert_rows(connection, inserts)
+            insert_rows(connection, inserts, replay=replay)
         for write in writes:
             if not write.create:
                 Episode.objects.filter(instance_id=write.instance_id, sub_env=0, number=write.number).update(
                     **write.fields
                 )
+
+
+def make_writes(functions):
+    """Make every write of ``functions`` (episode writes, or functions that write), in one
+    transaction when they all succeed: a list of None for each that was made, else its exception."""
+    try:
+        episodes = [function for function in functions if isinstance(function, EpisodeWrite)]
+        with write_turn(), transaction.atomic():
+            if episodes:
+                write_all(episodes)  # the inserts as one statement
+            for function in functions:
+                if not isinstance(function, EpisodeWrite):
+                    function()
+        return [None] * len(functions)
+    except Exception as error:
+        close_old_connections()
+        if len(functions) == 1:
+            logger.exception("An episode write failed")
+            return [error]
+    # One failing write must not cost the others: each on its own.
+    return [_exception_of(function) for function in functions]
+
+
+def _exception_of(function):
+    try:
+        with write_turn(), transaction.atomic():
+            function()
+        return None
+    except DatabaseError as error:
+        logger.exception("An episode write failed")
+        close_old_connections()
+        return error
+    except Exception as error:
+        logger.exception("An episode write failed")
+        return error
 
 
 def _decide(live, record, *, steps, total_reward, ended=False, terminated=False, truncated=False):

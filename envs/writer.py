@@ -1,12 +1,21 @@
-"""The episode writes of answers waiting on the event loop, made by one thread,
+"""The episode writes of answers waiting on the event loop, made off the loop,
 several in one transaction.
 
 An answer decided on the loop (envs/inline.py) that ends an episode must not
 go out before the episode's row is written. Under load hundreds of episodes
 end each second; handing each write to a pool thread and back costs a thread
-wake-up and a loop wake-up per episode, and a commit each. This writer takes
+wake-up and a loop wake-up per episode, and a commit each. The writer takes
 every write queued while it was busy and makes them in one transaction, then
 wakes the loop once for all of them: the answers still wait for their rows.
+
+Two writers do this. The production server (gymapi/serve.py) starts a writer
+process (envs/writer_process.py) for the episode rows: a thread of this
+process, however idle, takes the interpreter lock from the event loop each
+time it wakes, and under load that cost the loop about a fifth of its steps
+(README, Performance). Everything else, and every server or test that did not
+start the process, uses the writer thread below; so do the writes that are
+not plain episode rows (a vector instance's batch, a broken instance's close),
+which need this process's objects.
 """
 
 import asyncio
@@ -15,29 +24,53 @@ import queue
 import threading
 from collections import defaultdict
 
-from django.db import DatabaseError, close_old_connections, transaction
-
-from .recording import EpisodeWrite, write_all, write_turn
+from .recording import EpisodeWrite, make_writes
 
 logger = logging.getLogger(__name__)
 
 
 class Writer:
-    """``await writer.write(function)``: ``function`` (an episode write) made in the writer thread."""
+    """``await writer.write(function)``: ``function`` (an episode write) made off the loop."""
 
     def __init__(self):
         self._queue = queue.SimpleQueue()
         self._thread = None
         self._start_lock = threading.Lock()
+        self.process = None  # a writer_process.WriterProcess once started
 
     def write(self, function):
-        """A future, on the running loop, of ``function()`` made in the writer (its exception, if any)."""
+        """A future, on the running loop, of ``function()`` made by the writer (its exception, if any)."""
         loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put((function, future, loop))
+        process = self.process
+        if process is not None and process.alive and process.loop is loop and type(function) is EpisodeWrite:
+            return process.write(function)
+        return self.write_in_thread(function, loop)
+
+    def write_in_thread(self, function, loop=None):
+        """``write``, by the writer thread whatever else is running."""
+        future = (loop or asyncio.get_running_loop()).create_future()
+        self._queue.put((function, future, future.get_loop()))
         if self._thread is None:
             self._start()
         return future
+
+    async def start_process(self):
+        """Start the writer process; from here on this loop's episode rows go to it."""
+        from .writer_process import WriterProcess
+
+        process = WriterProcess(fallback=self)
+        try:
+            await process.start()
+        except OSError:  # no process to be had (out of memory, of pids): the thread writes
+            logger.exception("Could not start the episode writer process; episode rows are written by a thread.")
+            return
+        self.process = process
+
+    async def stop_process(self, timeout=10.0):
+        """Stop the writer process once it has made every write it was given."""
+        process, self.process = self.process, None
+        if process is not None:
+            await process.stop(timeout)
 
     def _start(self):
         with self._start_lock:
@@ -53,7 +86,7 @@ class Writer:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            outcomes = _make(batch)
+            outcomes = make_writes([function for function, _, _ in batch])
             by_loop = defaultdict(list)
             for (_, future, loop), outcome in zip(batch, outcomes):
                 by_loop[loop].append((future, outcome))
@@ -62,40 +95,6 @@ class Writer:
                     loop.call_soon_threadsafe(_settle, settled)
                 except RuntimeError:  # that loop is closed: nobody waits any more
                     pass
-
-
-def _make(batch):
-    """Make every write of ``batch``: None for each that was made, else its exception."""
-    try:
-        episodes = [function for function, _, _ in batch if isinstance(function, EpisodeWrite)]
-        with write_turn(), transaction.atomic():
-            if episodes:
-                write_all(episodes)  # the inserts as one statement
-            for function, _, _ in batch:
-                if not isinstance(function, EpisodeWrite):
-                    function()
-        return [None] * len(batch)
-    except Exception as error:
-        close_old_connections()
-        if len(batch) == 1:
-            logger.exception("An episode write failed")
-            return [error]
-    # One failing write must not cost the others: each on its own.
-    return [_exception_of(function) for function, _, _ in batch]
-
-
-def _exception_of(function):
-    try:
-        with write_turn(), transaction.atomic():
-            function()
-        return None
-    except DatabaseError as error:
-        logger.exception("An episode write failed")
-        close_old_connections()
-        return error
-    except Exception as error:
-        logger.exception("An episode write failed")
-        return error
 
 
 def _settle(settled):

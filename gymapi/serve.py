@@ -4,6 +4,8 @@ uvicorn with uvloop and httptools, chosen by measurement over daphne, granian
 and hypercorn (README, Performance; `python -m bench.run --servers ...`). It
 serves HTTP and WebSocket in one process with the Channels application in
 gymapi/asgi.py, and one process is the rule: the environments live in it.
+Beside it runs a helper that holds none, the episode writer (``manage.py
+write_episodes``, envs/writer_process.py), started and stopped with it.
 `make run`, the Dockerfile, `make bench` and the tests' server all start it here.
 
 SIGTERM or SIGINT (Ctrl-C) stops it cleanly (``Server.shutdown``): it stops
@@ -27,12 +29,26 @@ class Server(uvicorn.Server):
     (or ``timeout_graceful_shutdown`` ran out), so no request races the closing.
     """
 
+    async def startup(self, sockets=None):
+        await super().startup(sockets)
+        if self.should_exit:  # it could not start (the port taken, ...)
+            return
+        from django.conf import settings
+
+        from envs.writer import writer
+
+        if settings.GYMAPI_WRITER == "process":
+            # Episode rows are written by a process of their own (envs/writer_process.py).
+            await writer.start_process()
+
     async def shutdown(self, sockets=None):
         from envs import rendering
+        from envs.writer import writer
 
         rendering.streams_end()  # MJPEG streams run until their instance closes: they would hold up the wait
         await super().shutdown(sockets)
         await asyncio.get_running_loop().run_in_executor(None, close_instances)
+        await writer.stop_process()
 
 
 def close_instances():

@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -197,6 +198,13 @@ GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
 # call is made in a thread: for environments that may hang, since a call on the
 # loop cannot be abandoned.
 GYMAPI_INLINE = envbool("GYMAPI_INLINE", "1")
+# Who writes the episode rows that answers decided on the event loop wait for,
+# in the production server (gymapi/serve.py): "process", a writer process of
+# its own (envs/writer_process.py), or "thread", a thread of the server's.
+# Other servers and the tests always use the thread.
+GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "process")
+if GYMAPI_WRITER not in ("process", "thread"):
+    raise ImproperlyConfigured(f"GYMAPI_WRITER must be 'process' or 'thread', not {GYMAPI_WRITER!r}")
 
 # Limits (README, Limits). Each 0 turns its limit off.
 # Environments held at once by this server: a single instance counts 1, a

@@ -10,7 +10,6 @@ instances are lost (410 ``instance_lost``), and the database passes an
 integrity check. On SQLite, and on PostgreSQL when one answers (always in CI).
 """
 
-import os
 import signal
 import socket
 import sqlite3
@@ -24,9 +23,6 @@ import requests
 
 from gymapi.testing.server import ServerProcess
 
-IN_CI = os.getenv("CI") == "true"
-# The PostgreSQL server to create a throwaway database on (the one `make test` uses).
-POSTGRES_URL = os.getenv("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 # No periodic writes of running episodes: what a kill leaves is exactly what ended.
 QUIET = {"GYMAPI_FLUSH_SECONDS": "3600", "LOG_LEVEL": "WARNING"}
 
@@ -131,26 +127,6 @@ class Database:
 @pytest.fixture
 def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'restart.sqlite3'}"
-
-
-@pytest.fixture
-def postgres_url():
-    """A fresh PostgreSQL database of this test's own, dropped afterwards."""
-    server_url, _, _ = POSTGRES_URL.rpartition("/")
-    try:
-        admin = psycopg.connect(f"{server_url}/postgres", autocommit=True, connect_timeout=3)
-    except psycopg.Error as error:
-        message = f"PostgreSQL at {server_url} is not reachable ({error})"
-        if IN_CI:
-            pytest.fail(f"{message}, and CI needs it.")
-        pytest.skip(message)
-    name = f"gymapi_restart_{uuid.uuid4().hex[:12]}"
-    with admin:
-        admin.execute(f'create database "{name}"')
-        try:
-            yield f"{server_url}/{name}"
-        finally:
-            admin.execute(f'drop database if exists "{name}" with (force)')
 
 
 def start(tmp_path, database_url, name):
