@@ -61,8 +61,8 @@ class Writer:
         process = WriterProcess(fallback=self)
         try:
             await process.start()
-        except OSError:  # no process to be had (out of memory, of pids): the thread writes
-            logger.exception("Could not start the episode writer process; episode rows are written by a thread.")
+        except OSError as error:  # no process to be had (out of memory, of pids, a child that died): the thread writes
+            logger.error("Could not start the episode writer process (%s); episode rows are written by a thread.", error)
             return
         self.process = process
 

@@ -42,6 +42,7 @@ logger = logging.getLogger(__name__)
 
 MANAGE_PY = Path(__file__).resolve().parent.parent / "manage.py"
 HEADER = struct.Struct("!I")
+READY = "ready"  # the child's first frame
 
 
 def frame(value):
@@ -88,10 +89,13 @@ class WriterProcess:
         self.pending = {}  # sequence number -> (write, future), in the order sent
         self.sequence = 0
         self.frames = Frames()
+        self.ready = None
         self.ended = None
 
-    async def start(self):
+    async def start(self, timeout=60.0):
+        """Start the child and wait until it is ready to write (it loads Django and the apps first)."""
         self.loop = asyncio.get_running_loop()
+        self.ready = self.loop.create_future()
         self.ended = self.loop.create_future()
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
         self.transport, _ = await self.loop.subprocess_exec(
@@ -101,6 +105,14 @@ class WriterProcess:
         )
         self.stdin = self.transport.get_pipe_transport(0)
         self.alive = True
+        try:
+            await asyncio.wait_for(asyncio.shield(self.ready), timeout)
+        except asyncio.TimeoutError:
+            self.transport.kill()
+            await self.ended
+            raise OSError(f"the episode writer process was not ready within {timeout} s") from None
+        if not self.alive:
+            raise OSError(f"the episode writer process ended at start (status {self.transport.get_returncode()})")
         logger.info("Episode writer process started (pid %s).", self.transport.get_pid())
 
     def write(self, write):
@@ -126,6 +138,9 @@ class WriterProcess:
 
     def _answered(self, data):
         for answers in self.frames.feed(data):
+            if answers == READY:
+                self.ready.set_result(None)
+                continue
             for sequence, error in answers:
                 _, future = self.pending.pop(sequence, (None, None))
                 if future is None or future.done():  # its request went away
@@ -138,7 +153,7 @@ class WriterProcess:
     def _ended(self):
         """The child is gone, and its output read: what it did not answer goes to the thread."""
         self.alive = False
-        if not self.stopping:
+        if self.ready.done() and not self.stopping:  # one that never was ready: start() says why
             logger.error(
                 "The episode writer process ended (status %s); episode rows are written by a thread from now on.",
                 self.transport.get_returncode(),
@@ -147,6 +162,8 @@ class WriterProcess:
         for write, future in pending.values():
             again = self.fallback.write_in_thread(_Replay(write), self.loop)
             again.add_done_callback(lambda done, future=future: _pass_on(done, future))
+        if not self.ready.done():
+            self.ready.set_result(None)
         if not self.ended.done():
             self.ended.set_result(None)
 
@@ -200,6 +217,7 @@ def serve_writes(stdin=0, stdout=1):
     answers = os.dup(stdout)
     os.dup2(2, stdout)  # anything else printed goes to stderr, not into the answers
     frames = Frames()
+    _send(answers, frame(READY))
     try:
         while True:
             data = os.read(stdin, 1 << 20)
@@ -209,12 +227,15 @@ def serve_writes(stdin=0, stdout=1):
             if not batch:
                 continue
             outcomes = make_writes([write for _, write in batch])
-            reply = frame([
+            _send(answers, frame([
                 (sequence, None if outcome is None else f"{type(outcome).__name__}: {outcome}")
                 for (sequence, _), outcome in zip(batch, outcomes)
-            ])
-            view = memoryview(reply)
-            while view:
-                view = view[os.write(answers, view):]
+            ]))
     finally:
         connections.close_all()
+
+
+def _send(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]

@@ -30,16 +30,15 @@ class Server(uvicorn.Server):
     """
 
     async def startup(self, sockets=None):
-        await super().startup(sockets)
-        if self.should_exit:  # it could not start (the port taken, ...)
-            return
         from django.conf import settings
 
         from envs.writer import writer
 
         if settings.GYMAPI_WRITER == "process":
-            # Episode rows are written by a process of their own (envs/writer_process.py).
+            # Episode rows are written by a process of their own (envs/writer_process.py),
+            # ready before the first client is: it loads Django too, which takes a second.
             await writer.start_process()
+        await super().startup(sockets)
 
     async def shutdown(self, sockets=None):
         from envs import rendering

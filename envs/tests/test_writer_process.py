@@ -223,6 +223,18 @@ def test_it_writes_in_a_thread_with_gymapi_writer_thread(tmp_path, sqlite_url):
         server.stop()
 
 
+@pytest.mark.asyncio
+async def test_it_leaves_the_writes_to_the_thread_when_the_process_cannot_start(monkeypatch, tmp_path, caplog):
+    from envs import writer_process
+    from envs.writer import Writer
+
+    monkeypatch.setattr(writer_process, "MANAGE_PY", tmp_path / "missing.py")  # the child exits at once
+    writer = Writer()
+    await writer.start_process()
+    assert writer.process is None
+    assert "Could not start the episode writer process" in caplog.text
+
+
 def test_it_refuses_an_unknown_gymapi_writer():
     done = subprocess.run(
         [sys.executable, "manage.py", "check"], cwd=BASE_DIR, capture_output=True, text=True,
