@@ -315,6 +315,9 @@ def test_it_spells_non_finite_floats_as_strings():
     assert [encode_float(x) for x in (INF, -INF, math.nan, 1.5)] == ["Infinity", "-Infinity", "NaN", 1.5]
     array = np.array([[INF, -INF], [math.nan, 0.25]], dtype=np.float32)
     assert encode_value(array) == [["Infinity", "-Infinity"], ["NaN", 0.25]]
+    # A small vector (checked in Python) and a long one (checked by numpy) alike.
+    assert encode_value(np.array([1.5, INF, math.nan, -INF], dtype=np.float32)) == [1.5, "Infinity", "NaN", "-Infinity"]
+    assert encode_value(np.array([0.5] * 99 + [math.nan])) == [0.5] * 99 + ["NaN"]
     assert encode_value(np.float32(-INF)) == "-Infinity"
     assert encode_value(np.float64(math.nan)) == "NaN"
 
