@@ -240,6 +240,20 @@ class StepProtocol:
         return self.with_id({**body, "status": status}, message)
 
 
+async def _not_found(scope, receive, send):
+    """Refuse the handshake with a 404 in the API's error shape (a plain refusal where
+    the server cannot send a response of its own)."""
+    if (await receive())["type"] != "websocket.connect":
+        return
+    if "websocket.http.response" not in scope.get("extensions", {}):
+        await send({"type": "websocket.close", "code": 4404})
+        return
+    body = orjson.dumps({"detail": f"No WebSocket route at {scope['path']}.", "code": "not_found"})
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
+    await send({"type": "websocket.http.response.body", "body": body})
+
+
 def _close_thread_connections():
     # connections.close_all acts on the calling thread's connections: run it
     # in the worker that opened them.
@@ -247,14 +261,25 @@ def _close_thread_connections():
 
 
 class StepSocketApp:
-    """ASGI: the step sockets answered here, every other WebSocket passed to ``app``."""
+    """ASGI: the step sockets answered here, every other WebSocket passed to ``app``
+    (a Channels ``URLRouter``), and a path neither serves refused with a 404."""
 
     def __init__(self, app):
         self.app = app
 
+    def _routed(self, path):
+        # As URLRouter matches (it raises ValueError for an unknown path, which the server turns into a 500).
+        routes = getattr(self.app, "routes", None)
+        if routes is None:
+            return True
+        path = path.lstrip("/")
+        return any(route.pattern.match(path) for route in routes)
+
     async def __call__(self, scope, receive, send):
         match = ROUTE.match(scope["path"]) if scope["type"] == "websocket" else None
         if match is None:
+            if scope["type"] == "websocket" and not self._routed(scope["path"]):
+                return await _not_found(scope, receive, send)
             return await self.app(scope, receive, send)
         if (await receive())["type"] != "websocket.connect":
             return

@@ -209,3 +209,29 @@ async def test_an_action_may_come_as_a_raw_array_in_msgpack():
         wrong = binary.encode_value(np.array([0.5, 1.0], dtype=np.float32))
         error, _ = await socket.ask_binary({"op": "step", "action": wrong})
         assert error["status"] == 400 and "shape" in error["detail"]
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("path", ["/ws/nowhere/", "/ws/envs/a/b/c/", "/ws/"])
+async def test_it_refuses_a_socket_on_no_route_with_a_404_not_a_crash(path):
+    from gymapi.asgi import application
+
+    # The test communicator offers no HTTP response of its own: a plain refusal.
+    communicator = WebsocketCommunicator(application, path)
+    connected, code = await communicator.connect()
+    assert (connected, code) == (False, 4404)
+
+    # A server that can send one (uvicorn) gets a 404 in the API's error shape.
+    sent = []
+    messages = iter([{"type": "websocket.connect"}])
+    scope = {"type": "websocket", "path": path, "extensions": {"websocket.http.response": {}}, "headers": []}
+
+    async def receive():
+        return next(messages)
+
+    async def send(message):
+        sent.append(message)
+
+    await application(scope, receive, send)
+    assert sent[0]["type"] == "websocket.http.response.start" and sent[0]["status"] == 404
+    assert json.loads(sent[1]["body"]) == {"detail": f"No WebSocket route at {path}.", "code": "not_found"}
