@@ -1,4 +1,4 @@
-"""A Python client for gymapi: Gymnasium environments served over HTTP.
+"""A Python client for gymapi: Gymnasium environments served over HTTP (or WebSocket).
 
     from gymapi_client import RemoteEnv
 
@@ -14,6 +14,7 @@
 """
 
 from .env import RemoteEnv, shared_session
+from .socket import StepSocket
 from .errors import (
     GymapiError,
     InstanceGone,
@@ -32,6 +33,7 @@ __all__ = [
     "RemoteEnv",
     "RemoteVectorEnv",
     "shared_session",
+    "StepSocket",
     "GymapiError",
     "InvalidRequest",
     "ResetNeeded",

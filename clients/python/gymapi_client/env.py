@@ -11,7 +11,10 @@ import requests
 from gymnasium.envs.registration import EnvSpec
 
 from .errors import InstanceGone, NotFound, ServerUnreachable, error_for
+from .socket import StepSocket, step_path
 from .spaces import NON_FINITE, build_space, decode_value, encode_value
+
+TRANSPORTS = ("http", "websocket")
 
 USER_AGENT = "gymapi-client/0.1"
 
@@ -131,6 +134,10 @@ class RemoteEnv(ServerInstance, gym.Env):
     ``api_key`` is sent as ``Authorization: Bearer <key>`` to a server that
     requires keys (README, Deployment for a team); without a valid one such a
     server answers ``Unauthorized``.
+    ``transport="websocket"`` sends ``reset`` and ``step`` over the server's
+    WebSocket step protocol (``ws/envs/{id}/step/``, one connection kept open,
+    about twice the steps per second of HTTP for a cheap environment);
+    everything else still goes over HTTP.
     ``render_mode`` is ``"rgb_array"`` (frames as ``(H, W, 3)`` uint8 arrays),
     ``"ansi"`` (text), their ``*_list`` forms, or ``None``; ``"human"`` is
     refused because it would open a window on the server, not here.
@@ -150,8 +157,11 @@ class RemoteEnv(ServerInstance, gym.Env):
         session=None,
         timeout=60.0,
         api_key=None,
+        transport="http",
         **make_kwargs,
     ):
+        if transport not in TRANSPORTS:
+            raise ValueError(f"transport must be one of {', '.join(TRANSPORTS)}, not {transport!r}")
         if render_mode == "human":
             raise ValueError(
                 "render_mode='human' would draw in a window on the server. Use 'rgb_array' and show the "
@@ -165,6 +175,9 @@ class RemoteEnv(ServerInstance, gym.Env):
         self._session = session
         self._http = session if session is not None else shared_session()
         self._headers = auth_headers(api_key)
+        self._api_key = api_key
+        self.transport = transport
+        self._socket = None  # the step socket, opened by the first reset or step over it
         self._closed = False
         self.instance_id = None
 
@@ -193,6 +206,8 @@ class RemoteEnv(ServerInstance, gym.Env):
             "render_fps": spec.get("render_fps"),
         }
         spec_kwargs = {"base_url": base_url, "env_id": env_id, "timeout": timeout, **make_kwargs}
+        if transport != "http":
+            spec_kwargs["transport"] = transport
         if render_mode is not None:
             spec_kwargs["render_mode"] = render_mode
         if max_episode_steps is not None:
@@ -213,12 +228,18 @@ class RemoteEnv(ServerInstance, gym.Env):
         """Start a new episode on the server; returns ``(observation, info)``."""
         seed, body = self._reset_request(seed, options)
         super().reset(seed=seed)
-        answer = self._call("POST", self._path("reset/"), body)
+        if self.transport == "websocket":
+            answer = self._step_socket().call({"op": "reset", **body})
+        else:
+            answer = self._call("POST", self._path("reset/"), body)
         return decode_value(self.observation_space, answer["observation"]), answer["info"]
 
     def step(self, action):
         """Send ``action``; returns ``(observation, reward, terminated, truncated, info)``."""
-        answer = self._call("POST", self._path("step/"), {"action": encode_value(action)})
+        if self.transport == "websocket":
+            answer = self._step_socket().call({"op": "step", "action": encode_value(action)})
+        else:
+            answer = self._call("POST", self._path("step/"), {"action": encode_value(action)})
         return (
             decode_value(self.observation_space, answer["observation"]),
             _number(answer["reward"]),
@@ -247,11 +268,21 @@ class RemoteEnv(ServerInstance, gym.Env):
         if self._closed or self.instance_id is None:
             return
         self._closed = True
+        if self._socket is not None:
+            self._socket.close()
+            self._socket = None
         try:
             self._call("DELETE", self._path(""))
         except (InstanceGone, NotFound):
             pass  # already closed, or lost in a server restart: nothing is left to free
         super().close()
+
+    def _step_socket(self):
+        if self._socket is None:
+            self._socket = StepSocket(
+                self.base_url, step_path(self.instance_id), api_key=self._api_key, timeout=self.timeout
+            )
+        return self._socket
 
     @property
     def closed(self):

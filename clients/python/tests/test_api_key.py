@@ -67,3 +67,21 @@ def test_the_vector_client_sends_the_key(keyed):
         envs.step(envs.action_space.sample())
     with pytest.raises(Unauthorized):
         RemoteVectorEnv(url, "CartPole-v1", 3)
+
+
+def test_it_sends_the_key_over_the_step_socket_too(keyed):
+    url, alice, bob = keyed
+    with RemoteEnv(url, "CartPole-v1", seed=1, api_key=alice, transport="websocket") as env:
+        env.reset()
+        assert env.step(0)[1] == 1.0
+        from gymapi_client import StepSocket
+        from gymapi_client.socket import step_path
+
+        with pytest.raises(Unauthorized):  # no key: refused before any step
+            StepSocket(url, step_path(env.instance_id)).call({"op": "step", "action": 0})
+        other = StepSocket(url, step_path(env.instance_id), api_key=bob)
+        try:
+            with pytest.raises(NotFound):  # another key's instance
+                other.call({"op": "step", "action": 0})
+        finally:
+            other.close()
