@@ -215,22 +215,35 @@ def wrk_step_rate(server, seconds):
     return steps / duration
 
 
-def ws_step_rate(server, seconds):
-    """Hook for target 2: ours' ws/envs/{id}/step/, one `websockets` client,
-    {"op": "step", "action"} answered with the REST step body. None when the route is missing."""
-    from websockets.exceptions import InvalidHandshake, InvalidStatus
-    from websockets.sync.client import connect
-
+def ws_step_rate(server, seconds, client="gymapi"):
+    """Target 2: ours' ws/envs/{id}/step/, one client in lock-step, {"op": "step", "action"}
+    answered with the REST step body. ``client`` is "gymapi" (gymapi_client.StepSocket:
+    a blocking socket, like http.client in the REST rows) or "websockets" (websockets'
+    sync client, which reads in a thread of its own). None when the route is missing."""
     conn = server.connect()
     instance_id = create(conn)
     conn.close()
+    path = f"/ws/envs/{instance_id}/step/"
+    if client == "gymapi":
+        from gymapi_client import GymapiError, StepSocket
+
+        try:
+            socket_ = StepSocket(f"http://{HOST}:{server.port}", path, timeout=10)
+        except GymapiError:
+            return None
+        send, receive, close = socket_.send_text, socket_.receive_text, socket_.close
+    else:
+        from websockets.exceptions import InvalidHandshake, InvalidStatus
+        from websockets.sync.client import connect
+
+        try:
+            socket_ = connect(f"ws://{HOST}:{server.port}{path}", open_timeout=10).__enter__()
+        except (InvalidStatus, InvalidHandshake, OSError):
+            return None
+        send, receive, close = socket_.send, lambda: socket_.recv(timeout=10), socket_.close
     try:
-        socket_ = connect(f"ws://{HOST}:{server.port}/ws/envs/{instance_id}/step/", open_timeout=10)
-    except (InvalidStatus, InvalidHandshake, OSError):
-        return None
-    with socket_:
-        socket_.send(json.dumps({"op": "reset"}))
-        socket_.recv(timeout=10)
+        send('{"op":"reset"}')
+        receive()
         # The client's own work as in rest_step_rate: bodies written once, answers
         # read as text (a JSON parse per step would be the client's cost, not the server's).
         messages = ('{"op":"step","action":0}', '{"op":"step","action":1}')
@@ -239,15 +252,17 @@ def ws_step_rate(server, seconds):
         deadline = start + seconds
         while time.perf_counter() < deadline:
             action ^= 1
-            socket_.send(messages[action])
-            reply = socket_.recv(timeout=10)
+            send(messages[action])
+            reply = receive()
             if '"observation"' not in reply:
                 raise RuntimeError(f"ws step: {reply[:300]}")
             steps += 1
             if '"done":true' in reply:
-                socket_.send('{"op":"reset"}')
-                socket_.recv(timeout=10)
+                send('{"op":"reset"}')
+                receive()
         return steps / (time.perf_counter() - start)
+    finally:
+        close()
 
 
 def ws_pipelined_rate(server, seconds, instances=8):
@@ -445,7 +460,7 @@ def run_main(directory):
     on_env = migrated_database(Path(directory) / "recording-on")
     off_env = {**migrated_database(Path(directory) / "recording-off"), "GYMAPI_RECORD": "0"}
     results = {key: [] for key in (
-        "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "ws_pipe", "vec_ours",
+        "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "ws_websockets", "ws_pipe", "vec_ours",
         "pong_ours", "pong_ref", "pong_bytes_ours", "pong_bytes_ref", "pong_bin", "pong_bin_bytes",
         "rec_one_on", "rec_one_off", "rec_one_ratio", "rec_wrk_on", "rec_wrk_off", "rec_wrk_ratio", "mem_ours", "mem_ref",
     )}
@@ -459,6 +474,7 @@ def run_main(directory):
             results["one_ours"].append(rest_step_rate(server, SECONDS)[0])
             results["wrk_ours"].append(wrk_step_rate(server, SECONDS))
             results["ws_ours"].append(optional(ws_step_rate, server, SECONDS))
+            results["ws_websockets"].append(optional(ws_step_rate, server, SECONDS, client="websockets"))
             results["ws_pipe"].append(optional(ws_pipelined_rate, server, SECONDS))
             results["vec_ours"].append(optional(vector_step_rate, server, SECONDS))
             if pong:
@@ -499,7 +515,9 @@ def run_main(directory):
          fmt(m["wrk_ref"]), ratio(m["wrk_ours"], m["wrk_ref"]),
          "bench/wrk_step.lua, resets on termination; target 1: >= 1.0x"),
         ("WebSocket step, 1 client, steps/s", fmt(m["ws_ours"]), fmt(m["one_ref"]), ratio(m["ws_ours"], m["one_ref"]),
-         "ref = its 1-client REST; target 2: >= 3x"),
+         "gymapi_client.StepSocket; ref = its 1-client REST; target 2: >= 3x"),
+        ("WebSocket step, 1 websockets sync client, steps/s", fmt(m["ws_websockets"]), fmt(m["one_ref"]),
+         ratio(m["ws_websockets"], m["one_ref"]), "the same with websockets' sync client (a reader thread)"),
         (f"WebSocket step, 1 client, {WRK_CONNECTIONS} instances pipelined, steps/s", fmt(m["ws_pipe"]),
          fmt(m["one_ref"]), ratio(m["ws_pipe"], m["one_ref"]),
          "ws/step/: a step for each instance, then the answers; ref = its 1-client REST"),
