@@ -1,11 +1,13 @@
 """`make bench`: gymapi against a FastAPI peer, measured side by side in one run.
 
 Each server is started on a free loopback port, measured, and stopped by
-its PID; the servers take turns (ours, the reference, ours with recording on
-and off side by side, then a fresh ours and reference for the memory row)
-for ROUNDS rounds, and the table gives each row's median and the ratio
-ours/reference. Machines are noisy: quote ratios from one run, never numbers
-from different runs.
+its PID. In each of ROUNDS rounds, ours and the reference run side by side
+and are measured in turns, so that every run of ours has a reference run
+next to it in time; then ours with recording on and off, the same way; then
+a fresh ours and reference for the memory row. The table gives each row's
+median and, as its ratio, the median of the paired runs' ratios. Machines
+are noisy (this one's speed drifts within a minute): quote ratios from one
+run, never numbers from different runs.
 
     python -m bench.run                      # the table (about 4 minutes)
     BENCH_QUICK=1 python -m bench.run        # a smoke test: tiny durations, one round
@@ -29,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import msgpack
@@ -454,45 +457,70 @@ def recording_on_and_off(round_number, on_env, off_env, results):
         results[f"rec_{row}_ratio"] += [a / b for a, b in zip(measured[on][row], measured[off][row])]
 
 
+def side_by_side(ours, reference, results, pong, even):
+    """The rows that compare ours with the reference, both servers running, measured in
+    turns so that each of ours has a reference run next to it in time. A row compared with
+    the reference's one-client REST rate is taken between two of those, and its ratio is
+    to their mean; wrk and Pong run in the order reference, ours, ours, reference (reversed
+    in even rounds); msgpack Pong is paired with the JSON run before it."""
+    one_ref = [rest_step_rate(reference, SECONDS)[0]]
+
+    def between_reference_runs(key, value):
+        one_ref.append(rest_step_rate(reference, SECONDS)[0])
+        results[key].append(value)
+        if isinstance(value, (int, float)):
+            results[f"{key}_ratio"].append(value / statistics.mean(one_ref[-2:]))
+
+    between_reference_runs("one_ours", rest_step_rate(ours, SECONDS)[0])
+    between_reference_runs("ws_ours", optional(ws_step_rate, ours, SECONDS))
+    between_reference_runs("ws_websockets", optional(ws_step_rate, ours, SECONDS, client="websockets"))
+    between_reference_runs("ws_pipe", optional(ws_pipelined_rate, ours, SECONDS))
+    between_reference_runs("vec_ours", optional(vector_step_rate, ours, SECONDS))
+    results["one_ref"] += one_ref
+
+    turns = (ours, reference, reference, ours) if even else (reference, ours, ours, reference)
+    wrk = {ours: [], reference: []}
+    for server in turns:
+        wrk[server].append(wrk_step_rate(server, SECONDS))
+    results["wrk_ours"] += wrk[ours]
+    results["wrk_ref"] += wrk[reference]
+    results["wrk_ours_ratio"] += [a / b for a, b in zip(wrk[ours], wrk[reference])]
+
+    if pong:
+        for server in turns[:2]:  # Pong is slow to encode as JSON: one pair a round
+            rate, size = pong_step_rate(server, SECONDS)
+            side = "ours" if server is ours else "ref"
+            results[f"pong_{side}"].append(rate)
+            results[f"pong_bytes_{side}"].append(size)
+        results["pong_ours_ratio"].append(results["pong_ours"][-1] / results["pong_ref"][-1])
+        binary = optional(pong_step_rate, ours, SECONDS, binary=True)
+        results["pong_bin"].append(binary if binary in (None, FAILED) else binary[0])
+        results["pong_bin_bytes"].append(binary if binary in (None, FAILED) else binary[1])
+        if binary not in (None, FAILED):
+            results["pong_bin_ratio"].append(binary[0] / results["pong_ours"][-1])
+
+
 def run_main(directory):
     ours_env = migrated_database(directory)
     # Two more databases: the servers of the recording row run at once.
     on_env = migrated_database(Path(directory) / "recording-on")
     off_env = {**migrated_database(Path(directory) / "recording-off"), "GYMAPI_RECORD": "0"}
-    results = {key: [] for key in (
+    results = defaultdict(list)
+    for key in (
         "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "ws_websockets", "ws_pipe", "vec_ours",
         "pong_ours", "pong_ref", "pong_bytes_ours", "pong_bytes_ref", "pong_bin", "pong_bin_bytes",
         "rec_one_on", "rec_one_off", "rec_one_ratio", "rec_wrk_on", "rec_wrk_off", "rec_wrk_ratio", "mem_ours", "mem_ref",
-    )}
+    ):
+        results[key] = []
     pong = os.getenv("BENCH_PONG", "1") != "0"
     for round_number in range(1, ROUNDS + 1):
         log(f"round {round_number}/{ROUNDS}: in-process")
         results["inprocess"].append(inprocess_rate(SECONDS))
 
-        log(f"round {round_number}/{ROUNDS}: ours")
-        with Server("ours", lambda port: ours_command("production", port), ours_env) as server:
-            results["one_ours"].append(rest_step_rate(server, SECONDS)[0])
-            results["wrk_ours"].append(wrk_step_rate(server, SECONDS))
-            results["ws_ours"].append(optional(ws_step_rate, server, SECONDS))
-            results["ws_websockets"].append(optional(ws_step_rate, server, SECONDS, client="websockets"))
-            results["ws_pipe"].append(optional(ws_pipelined_rate, server, SECONDS))
-            results["vec_ours"].append(optional(vector_step_rate, server, SECONDS))
-            if pong:
-                rate, size = pong_step_rate(server, SECONDS)
-                results["pong_ours"].append(rate)
-                results["pong_bytes_ours"].append(size)
-                binary = optional(pong_step_rate, server, SECONDS, binary=True)
-                results["pong_bin"].append(binary if binary in (None, FAILED) else binary[0])
-                results["pong_bin_bytes"].append(binary if binary in (None, FAILED) else binary[1])
-
-        log(f"round {round_number}/{ROUNDS}: reference")
-        with Server("reference", reference_command) as server:
-            results["one_ref"].append(rest_step_rate(server, SECONDS)[0])
-            results["wrk_ref"].append(wrk_step_rate(server, SECONDS))
-            if pong:
-                rate, size = pong_step_rate(server, SECONDS)
-                results["pong_ref"].append(rate)
-                results["pong_bytes_ref"].append(size)
+        log(f"round {round_number}/{ROUNDS}: ours and the reference, in turns")
+        with Server("ours", lambda port: ours_command("production", port), ours_env) as ours, \
+                Server("reference", reference_command) as reference:
+            side_by_side(ours, reference, results, pong, even=round_number % 2 == 0)
 
         recording_on_and_off(round_number, on_env, off_env, results)
 
@@ -505,33 +533,33 @@ def run_main(directory):
         with Server("reference", reference_command) as server:
             results["mem_ref"].append(idle_memory(server, IDLE_INSTANCES))
 
-    m = {key: median(values) for key, values in results.items()}
+    m = defaultdict(lambda: None, {key: median(values) for key, values in results.items()})
     rows = [
         ("In-process Gymnasium steps/s (ceiling)", fmt(m["inprocess"]), fmt(m["inprocess"]), "-",
          "gym.make CartPole in the bench process, no server"),
         ("REST step, 1 keep-alive client, steps/s", fmt(m["one_ours"]), fmt(m["one_ref"]),
-         ratio(m["one_ours"], m["one_ref"]), "stdlib http.client, both servers; target 1: >= 1.0x"),
+         paired(m["one_ours_ratio"]), "stdlib http.client, both servers; target 1: >= 1.0x"),
         (f"REST step, wrk {WRK_CONNECTIONS} conns / {WRK_CONNECTIONS} instances, steps/s", fmt(m["wrk_ours"]),
-         fmt(m["wrk_ref"]), ratio(m["wrk_ours"], m["wrk_ref"]),
+         fmt(m["wrk_ref"]), paired(m["wrk_ours_ratio"]),
          "bench/wrk_step.lua, resets on termination; target 1: >= 1.0x"),
-        ("WebSocket step, 1 client, steps/s", fmt(m["ws_ours"]), fmt(m["one_ref"]), ratio(m["ws_ours"], m["one_ref"]),
+        ("WebSocket step, 1 client, steps/s", fmt(m["ws_ours"]), fmt(m["one_ref"]), paired(m["ws_ours_ratio"]),
          "gymapi_client.StepSocket; ref = its 1-client REST; target 2: >= 3x"),
         ("WebSocket step, 1 websockets sync client, steps/s", fmt(m["ws_websockets"]), fmt(m["one_ref"]),
-         ratio(m["ws_websockets"], m["one_ref"]), "the same with websockets' sync client (a reader thread)"),
+         paired(m["ws_websockets_ratio"]), "the same with websockets' sync client (a reader thread)"),
         (f"WebSocket step, 1 client, {WRK_CONNECTIONS} instances pipelined, steps/s", fmt(m["ws_pipe"]),
-         fmt(m["one_ref"]), ratio(m["ws_pipe"], m["one_ref"]),
+         fmt(m["one_ref"]), paired(m["ws_pipe_ratio"]),
          "ws/step/: a step for each instance, then the answers; ref = its 1-client REST"),
         ("Batched step, 64 CartPoles, env-steps/s", fmt(m["vec_ours"]), fmt(m["one_ref"]),
-         ratio(m["vec_ours"], m["one_ref"]), "POST /v1/vector_envs/; ref = its 1-client REST; target 3: >= 50x"),
+         paired(m["vec_ours_ratio"]), "POST /v1/vector_envs/; ref = its 1-client REST; target 3: >= 50x"),
     ]
     if pong:
         rows += [
             ("ALE/Pong-v5 step, JSON, steps/s", fmt(m["pong_ours"]), fmt(m["pong_ref"]),
-             ratio(m["pong_ours"], m["pong_ref"]), "1 client"),
+             paired(m["pong_ours_ratio"]), "1 client"),
             ("ALE/Pong-v5 step, JSON, body bytes", fmt(m["pong_bytes_ours"]), fmt(m["pong_bytes_ref"]),
              ratio(m["pong_bytes_ours"], m["pong_bytes_ref"]), ""),
             ("ALE/Pong-v5 step, msgpack vs JSON, steps/s", fmt(m["pong_bin"]), fmt(m["pong_ours"]),
-             ratio(m["pong_bin"], m["pong_ours"]), "ours only: msgpack / ours JSON; target 4: >= 3x"),
+             paired(m["pong_bin_ratio"]), "ours only: msgpack / ours JSON; target 4: >= 3x"),
             ("ALE/Pong-v5 step, msgpack vs JSON, body bytes", fmt(m["pong_bin_bytes"]), fmt(m["pong_bytes_ours"]),
              ratio(m["pong_bin_bytes"], m["pong_bytes_ours"]), "ours only: msgpack / ours JSON; target 4: <= 0.25x"),
         ]
@@ -545,8 +573,8 @@ def run_main(directory):
          f"created and reset; measured with {IDLE_INSTANCES}, scaled; target 6: <= 200 MB"),
     ]
     print_table(
-        f"gymapi vs FastAPI reference: medians of {ROUNDS} round(s), servers alternating "
-        f"(ours, reference, ours with recording on and off), {SECONDS:g} s per timed row{', QUICK' if QUICK else ''}",
+        f"gymapi vs FastAPI reference: medians of {ROUNDS} round(s); ratios are medians of runs paired in "
+        f"time (servers running side by side, measured in turns), {SECONDS:g} s per timed row{', QUICK' if QUICK else ''}",
         rows,
     )
 
