@@ -1,4 +1,5 @@
-# One process serves HTTP and WebSockets and holds the environments in memory.
+# One process serves HTTP and WebSockets and holds the environments in memory
+# (beside it, the episode writer process it starts and stops: envs/writer_process.py).
 FROM python:3.11-slim
 
 # EGL/GL for MuJoCo and Box2D/pygame rendering without a display.
