@@ -7,7 +7,8 @@ cost about a fifth of the server's steps; a separate process shares no lock
 with the loop, and talking to it costs the loop a write and a read on a pipe.
 
 The server (gymapi/serve.py) starts it as ``manage.py write_episodes`` with
-its own settings and environment, so it writes to the same database. Each
+its own environment and settings, less the apps the writes do not need
+(gymapi/settings_writer.py), so it writes to the same database. Each
 episode write (``recording.EpisodeWrite``) goes down the child's stdin as a
 frame; the child makes every write that has arrived in one transaction
 (``recording.make_writes``, as the thread does) and answers, on its stdout,
@@ -97,7 +98,11 @@ class WriterProcess:
         self.loop = asyncio.get_running_loop()
         self.ready = self.loop.create_future()
         self.ended = self.loop.create_future()
-        env = {**os.environ, "DJANGO_SETTINGS_MODULE": settings.SETTINGS_MODULE}
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "gymapi.settings_writer",
+            "GYMAPI_SERVER_SETTINGS": settings.SETTINGS_MODULE,
+        }
         self.transport, _ = await self.loop.subprocess_exec(
             lambda: _ChildProtocol(self),
             sys.executable, str(MANAGE_PY), "write_episodes",

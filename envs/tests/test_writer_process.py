@@ -265,3 +265,17 @@ def test_it_reads_frames_however_the_bytes_are_cut():
             read += frames.feed(stream[start : start + size])
         assert read == values
         assert frames.buffer == bytearray()
+
+
+def test_it_runs_with_the_servers_database_settings_and_only_the_app_it_writes_for():
+    probe = (
+        "import sys, django; django.setup(); from django.conf import settings; "
+        "print(settings.DATABASES['default']['NAME'], settings.INSTALLED_APPS, "
+        "[name for name in ('gymnasium', 'rest_framework', 'channels', 'daphne') if name in sys.modules])"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], cwd=BASE_DIR, capture_output=True, text=True, check=True,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "gymapi.settings_writer",
+             "GYMAPI_SERVER_SETTINGS": "gymapi.settings", "DATABASE_URL": "sqlite:////tmp/elsewhere.sqlite3"},
+    )
+    assert done.stdout.split(" ", 1) == ["/tmp/elsewhere.sqlite3", "['envs.apps.EpisodeWriterConfig'] []\n"]

@@ -12,6 +12,7 @@ from envs.writer_process import serve_writes
 
 
 class Command(BaseCommand):
+    requires_system_checks = []  # it runs with one app (gymapi/settings_writer.py): nothing to check
     help = (
         "Make the episode writes a gymapi server sends on stdin and answer on stdout, until stdin ends. "
         "Started by the server (gymapi/serve.py); not for use by hand."
