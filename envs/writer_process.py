@@ -25,6 +25,7 @@ because the server died.
 """
 
 import asyncio
+import functools
 import logging
 import os
 import pickle
@@ -165,24 +166,13 @@ class WriterProcess:
             )
         pending, self.pending = self.pending, {}
         for write, future in pending.values():
-            again = self.fallback.write_in_thread(_Replay(write), self.loop)
+            # Its row inserted only if the child had not committed it before dying.
+            again = self.fallback.write_in_thread(functools.partial(write_all, [write], replay=True), self.loop)
             again.add_done_callback(lambda done, future=future: _pass_on(done, future))
         if not self.ready.done():
             self.ready.set_result(None)
         if not self.ended.done():
             self.ended.set_result(None)
-
-
-class _Replay:
-    """A write made again: its row inserted only if the child had not committed it."""
-
-    __slots__ = ("write",)
-
-    def __init__(self, write):
-        self.write = write
-
-    def __call__(self):
-        write_all([self.write], replay=True)
 
 
 def _pass_on(done, future):
