@@ -240,9 +240,11 @@ class StepProtocol:
         return self.with_id({**body, "status": status}, message)
 
 
-async def _not_found(scope, receive, send):
-    """Refuse the handshake with a 404 in the API's error shape (a plain refusal where
-    the server cannot send a response of its own)."""
+async def socket_not_found(scope, receive, send):
+    """ASGI: refuse the handshake with a 404 in the API's error shape (a plain refusal
+    where the server cannot send a response of its own). The last WebSocket route
+    (gymapi/asgi.py): Channels' URLRouter raises ValueError for a path it has no route
+    for, which the server turns into a 500."""
     if (await receive())["type"] != "websocket.connect":
         return
     if "websocket.http.response" not in scope.get("extensions", {}):
@@ -261,25 +263,14 @@ def _close_thread_connections():
 
 
 class StepSocketApp:
-    """ASGI: the step sockets answered here, every other WebSocket passed to ``app``
-    (a Channels ``URLRouter``), and a path neither serves refused with a 404."""
+    """ASGI: the step sockets answered here, every other WebSocket passed to ``app``."""
 
     def __init__(self, app):
         self.app = app
 
-    def _routed(self, path):
-        # As URLRouter matches (it raises ValueError for an unknown path, which the server turns into a 500).
-        routes = getattr(self.app, "routes", None)
-        if routes is None:
-            return True
-        path = path.lstrip("/")
-        return any(route.pattern.match(path) for route in routes)
-
     async def __call__(self, scope, receive, send):
         match = ROUTE.match(scope["path"]) if scope["type"] == "websocket" else None
         if match is None:
-            if scope["type"] == "websocket" and not self._routed(scope["path"]):
-                return await _not_found(scope, receive, send)
             return await self.app(scope, receive, send)
         if (await receive())["type"] != "websocket.connect":
             return

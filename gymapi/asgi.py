@@ -34,7 +34,9 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from django.db import DatabaseError  # noqa: E402
 
-from envs.step_socket import StepSocketApp  # noqa: E402
+from django.urls import re_path  # noqa: E402
+
+from envs.step_socket import StepSocketApp, socket_not_found  # noqa: E402
 from envs.services import instances_mark_lost  # noqa: E402
 from monitor.routing import websocket_urlpatterns  # noqa: E402
 
@@ -69,7 +71,9 @@ reaping.start()
 # HTTP, and the step protocol does what /v1 does, so WebSockets take the same
 # (open) access as /v1.
 # The step sockets (envs/step_socket.py) are plain ASGI; watching goes through Channels.
-application = ProtocolTypeRouter({"http": http_app, "websocket": StepSocketApp(URLRouter(websocket_urlpatterns))})
+# A path no route takes is refused with a 404 (socket_not_found), not URLRouter's ValueError.
+sockets = URLRouter([*websocket_urlpatterns, re_path(r"", socket_not_found)])
+application = ProtocolTypeRouter({"http": http_app, "websocket": StepSocketApp(sockets)})
 
 # Everything imported so far (Django, Gymnasium, numpy, the apps) lives as long
 # as the process: take it out of the cyclic collector's sight. Encoding an
