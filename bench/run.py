@@ -506,13 +506,7 @@ def run_main(directory):
     # Two more databases: the servers of the recording row run at once.
     on_env = migrated_database(Path(directory) / "recording-on")
     off_env = {**migrated_database(Path(directory) / "recording-off"), "GYMAPI_RECORD": "0"}
-    results = defaultdict(list)
-    for key in (
-        "inprocess", "one_ours", "one_ref", "wrk_ours", "wrk_ref", "ws_ours", "ws_websockets", "ws_pipe", "vec_ours",
-        "pong_ours", "pong_ref", "pong_bytes_ours", "pong_bytes_ref", "pong_bin", "pong_bin_bytes",
-        "rec_one_on", "rec_one_off", "rec_one_ratio", "rec_wrk_on", "rec_wrk_off", "rec_wrk_ratio", "mem_ours", "mem_ref",
-    ):
-        results[key] = []
+    results = defaultdict(list)  # row -> its runs; a row never measured prints n/a
     pong = os.getenv("BENCH_PONG", "1") != "0"
     for round_number in range(1, ROUNDS + 1):
         log(f"round {round_number}/{ROUNDS}: in-process")
