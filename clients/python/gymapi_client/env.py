@@ -61,6 +61,14 @@ def auth_headers(api_key):
     return {"Authorization": f"Bearer {api_key}"} if api_key else None
 
 
+def creation_body(fields, make_kwargs):
+    """A create's body: ``fields`` but those left None, and the environment's keyword arguments."""
+    body = {name: value for name, value in fields.items() if value is not None}
+    if make_kwargs:
+        body["kwargs"] = encode_value(make_kwargs)
+    return body
+
+
 def base_url_of(base_url):
     """``http://host:port`` from what a user may give (a trailing slash, a ``/v1``)."""
     base_url = base_url.rstrip("/")
@@ -181,15 +189,10 @@ class RemoteEnv(ServerInstance, gym.Env):
         self._closed = False
         self.instance_id = None
 
-        body = {"env_id": env_id}
-        if render_mode is not None:
-            body["render_mode"] = render_mode
-        if seed is not None:
-            body["seed"] = seed
-        if max_episode_steps is not None:
-            body["max_episode_steps"] = max_episode_steps
-        if make_kwargs:
-            body["kwargs"] = encode_value(make_kwargs)
+        body = creation_body(
+            {"env_id": env_id, "render_mode": render_mode, "seed": seed, "max_episode_steps": max_episode_steps},
+            make_kwargs,
+        )
         self.instance_id = self._call("POST", "/v1/envs/", body)["instance_id"]
         try:
             self.server_info = self._call("GET", self._path(""))

@@ -4,7 +4,7 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import iterate
 
-from .env import ServerInstance, auth_headers, base_url_of, shared_session
+from .env import ServerInstance, auth_headers, base_url_of, creation_body, shared_session
 from .errors import InstanceGone, NotFound
 from .spaces import NON_FINITE, build_space, decode_value, encode_value
 
@@ -54,13 +54,9 @@ class RemoteVectorEnv(ServerInstance, VectorEnv):
         self._headers = auth_headers(api_key)
         self.instance_id = None
 
-        body = {"env_id": env_id, "num_envs": num_envs}
-        if seed is not None:
-            body["seed"] = seed
-        if max_episode_steps is not None:
-            body["max_episode_steps"] = max_episode_steps
-        if make_kwargs:
-            body["kwargs"] = encode_value(make_kwargs)
+        body = creation_body(
+            {"env_id": env_id, "num_envs": num_envs, "seed": seed, "max_episode_steps": max_episode_steps}, make_kwargs
+        )
         self.instance_id = self._call("POST", "/v1/vector_envs/", body)["instance_id"]
         try:
             self.server_info = self._call("GET", self._path(""))
