@@ -39,6 +39,9 @@ def write_turn():
     return _sqlite_writes if connection.vendor == "sqlite" else contextlib.nullcontext()
 
 
+def sqlite_write_lock():
+    """The lock ``write_turn`` takes on SQLite, for a writer that must not block on it."""
+    return _sqlite_writes
 
 
 class EpisodeRecord:
@@ -61,7 +64,8 @@ EPISODE_COLUMNS = (
 )
 
 
-def _insert_sql(connection, replay):
+def insert_sql(connection, replay):
+    """The INSERT of episode rows in ``EPISODE_COLUMNS`` order, in Django's placeholders."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(Episode._meta.get_field(name).column) for name in EPISODE_COLUMNS)
     values = ", ".join(["%s"] * len(EPISODE_COLUMNS))
@@ -78,7 +82,7 @@ def insert_rows(connection, rows, *, replay=False):
     ``replay``: the rows may already be there (a write made again after its
     writer died without saying whether it was made); those are left alone."""
     with connection.cursor() as cursor:
-        cursor.executemany(_insert_sql(connection, replay), rows)
+        cursor.executemany(insert_sql(connection, replay), rows)
 
 
 class EpisodeWrite:

@@ -8,14 +8,17 @@ wake-up and a loop wake-up per episode, and a commit each. The writer takes
 every write queued while it was busy and makes them in one transaction, then
 wakes the loop once for all of them: the answers still wait for their rows.
 
-Two writers do this. The production server (gymapi/serve.py) starts a writer
-process (envs/writer_process.py) for the episode rows: a thread of this
-process, however idle, takes the interpreter lock from the event loop each
-time it wakes, and under load that cost the loop about a fifth of its steps
-(README, Performance). Everything else, and every server or test that did not
-start the process, uses the writer thread below; so do the writes that are
-not plain episode rows (a vector instance's batch, a broken instance's close),
-which need this process's objects.
+Three writers do this. On a SQLite file the production server
+(gymapi/serve.py) makes each episode row on the loop itself
+(envs/writer_inline.py): a commit there costs less than waking anything.
+Elsewhere it starts a writer process (envs/writer_process.py): a thread of
+this process, however idle, takes the interpreter lock from the event loop
+each time it wakes, and under load that cost the loop about a fifth of its
+steps (README, Performance). Everything else, and every server or test that
+started neither, uses the writer thread below; so do the writes that are not
+plain episode rows (a vector instance's batch, a broken instance's close),
+which need this process's objects, and the rows the loop declines to write
+(it never waits for a lock).
 """
 
 import asyncio
@@ -37,14 +40,36 @@ class Writer:
         self._thread = None
         self._start_lock = threading.Lock()
         self.process = None  # a writer_process.WriterProcess once started
+        self.inline = None  # a writer_inline.InlineWriter once started
 
     def write(self, function):
         """A future, on the running loop, of ``function()`` made by the writer (its exception, if any)."""
         loop = asyncio.get_running_loop()
-        process = self.process
-        if process is not None and process.alive and process.loop is loop and type(function) is EpisodeWrite:
-            return process.write(function)
+        if type(function) is EpisodeWrite:
+            if self.inline is not None and self.inline.write(function):
+                made = loop.create_future()
+                made.set_result(None)
+                return made
+            process = self.process
+            if process is not None and process.alive and process.loop is loop:
+                return process.write(function)
         return self.write_in_thread(function, loop)
+
+    def start_inline(self):
+        """Make episode rows on the loop from here on, where the database allows it
+        (a SQLite file): True, or False when it does not."""
+        from .writer_inline import InlineWriter
+
+        self.inline = InlineWriter.for_episodes()
+        if self.inline is None:
+            logger.warning("Episode rows cannot be written on the loop with this database; a thread writes them.")
+        return self.inline is not None
+
+    def stop_inline(self):
+        """Stop making episode rows on the loop, and close its connections."""
+        inline, self.inline = self.inline, None
+        if inline is not None:
+            inline.close()
 
     def write_in_thread(self, function, loop=None):
         """``write``, by the writer thread whatever else is running."""

@@ -199,12 +199,20 @@ GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
 # loop cannot be abandoned.
 GYMAPI_INLINE = envbool("GYMAPI_INLINE", "1")
 # Who writes the episode rows that answers decided on the event loop wait for,
-# in the production server (gymapi/serve.py): "process", a writer process of
-# its own (envs/writer_process.py), or "thread", a thread of the server's.
-# Other servers and the tests always use the thread.
-GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "process")
-if GYMAPI_WRITER not in ("process", "thread"):
-    raise ImproperlyConfigured(f"GYMAPI_WRITER must be 'process' or 'thread', not {GYMAPI_WRITER!r}")
+# in the production server (gymapi/serve.py): "inline", the loop itself, through
+# a sqlite3 connection of its own (envs/writer_inline.py; SQLite files only, the
+# default there); "process", a writer process of the server's
+# (envs/writer_process.py; the default elsewhere); or "thread", a thread of the
+# server's. Whatever the loop declines to write (it never waits for a lock) goes
+# to the process or the thread. Other servers and the tests use the thread.
+_SQLITE_FILE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] not in (
+    "", ":memory:"
+)
+GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "inline" if _SQLITE_FILE else "process")
+if GYMAPI_WRITER not in ("inline", "process", "thread"):
+    raise ImproperlyConfigured(f"GYMAPI_WRITER must be 'inline', 'process' or 'thread', not {GYMAPI_WRITER!r}")
+if GYMAPI_WRITER == "inline" and not _SQLITE_FILE:
+    raise ImproperlyConfigured("GYMAPI_WRITER=inline writes on a SQLite database file only: use 'process' or 'thread'")
 
 # Limits (README, Limits). Each 0 turns its limit off.
 # Environments held at once by this server: a single instance counts 1, a

@@ -1,7 +1,8 @@
 """The episode writer process (envs/writer_process.py).
 
 The production server writes the episode rows that its answers wait for in a
-process of its own. It keeps the writer thread's promises: one row per
+process of its own (its default on PostgreSQL; on a SQLite file the loop
+writes them itself, envs/writer_inline.py). It keeps the writer thread's promises: one row per
 episode, written before the answer that ended it; nothing lost or written
 twice when the process dies with writes in hand; no process left behind when
 the server stops. Against the real server (gymapi/serve.py), on SQLite, and
@@ -123,7 +124,7 @@ def sqlite_url(tmp_path):
 @pytest.mark.parametrize("database_url", ["sqlite_url", "postgres_url"])
 def test_it_writes_each_episode_before_the_answer_that_ended_it(request, tmp_path, database_url):
     url = request.getfixturevalue(database_url)
-    server = start(tmp_path, url)
+    server = start(tmp_path, url, GYMAPI_WRITER="process")
     try:
         assert alive(the_writer(server))
         agent = Agent(server.url)
@@ -142,7 +143,7 @@ def test_it_writes_each_episode_before_the_answer_that_ended_it(request, tmp_pat
 
 
 def test_it_makes_the_writes_of_a_writer_that_died_and_goes_on_with_a_thread(tmp_path, sqlite_url):
-    server = start(tmp_path, sqlite_url)
+    server = start(tmp_path, sqlite_url, GYMAPI_WRITER="process")
     try:
         writer = the_writer(server)
         agent = Agent(server.url)
@@ -184,7 +185,7 @@ def test_it_makes_the_writes_of_a_writer_that_died_and_goes_on_with_a_thread(tmp
 
 
 def test_it_leaves_no_writer_behind_when_the_server_stops(tmp_path, sqlite_url):
-    server = start(tmp_path, sqlite_url)
+    server = start(tmp_path, sqlite_url, GYMAPI_WRITER="process")
     writer = the_writer(server)
     agent = Agent(server.url)
     instance_id = agent.create()
@@ -198,7 +199,7 @@ def test_it_leaves_no_writer_behind_when_the_server_stops(tmp_path, sqlite_url):
 
 
 def test_it_ends_with_a_server_killed_outright(tmp_path, sqlite_url):
-    server = start(tmp_path, sqlite_url)
+    server = start(tmp_path, sqlite_url, GYMAPI_WRITER="process")
     writer = the_writer(server)
     server.process.kill()
     server.process.wait(timeout=30)
@@ -241,7 +242,7 @@ def test_it_refuses_an_unknown_gymapi_writer():
         env={**os.environ, "GYMAPI_WRITER": "fork"},
     )
     assert done.returncode != 0
-    assert "GYMAPI_WRITER must be 'process' or 'thread', not 'fork'" in done.stderr
+    assert "GYMAPI_WRITER must be 'inline', 'process' or 'thread', not 'fork'" in done.stderr
 
 
 def test_it_inserts_a_replayed_write_once(db):
