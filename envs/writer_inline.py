@@ -51,11 +51,12 @@ CHECKPOINT_EVERY = 200
 class InlineWriter:
     """Makes episode writes on the calling thread (the event loop's), or declines them."""
 
-    def __init__(self, alias, path=None):
-        """A writer to ``path``, the SQLite file of the database ``alias`` unless given."""
-        self.alias = alias
-        self.django_connection = connections[alias]  # for its SQL's spelling only, never for a query
-        self.path = str(path or self.django_connection.settings_dict["NAME"])
+    def __init__(self, django_connection, path=None):
+        """A writer to ``path``, the file of ``django_connection`` (a SQLite one) unless given.
+
+        The Django connection only spells the SQL and adapts values: it never runs a query."""
+        self.django_connection = django_connection
+        self.path = str(path or django_connection.settings_dict["NAME"])
         self.local = threading.local()  # one sqlite3 connection per loop thread
         self.commits = 0
         self.checkpointing = False
@@ -72,11 +73,10 @@ class InlineWriter:
         """An inline writer for the database episode rows go to, or None where there can be none
         (not SQLite, an in-memory database that another connection would not see, or
         naive datetimes, which ``sqlite_row`` does not write)."""
-        alias = router.db_for_write(Episode)
-        connection = connections[alias]
+        connection = connections[router.db_for_write(Episode)]
         if connection.vendor != "sqlite" or connection.is_in_memory_db() or not settings.USE_TZ:
             return None
-        return cls(alias)
+        return cls(connection)
 
     def write(self, write):
         """Make ``write`` (an ``EpisodeWrite``) and commit it now: True, or False, with

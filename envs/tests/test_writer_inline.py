@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 from django.db import connections
+from django.db.utils import ConnectionHandler
 from django.utils import timezone
 
 from envs import writer_inline
@@ -57,8 +58,17 @@ def database(migrated, tmp_path):
 
 
 @pytest.fixture
-def writer(database):
-    writer = InlineWriter("default", path=database)
+def sqlite_connection(database):
+    """A Django connection to the SQLite copy, whichever database the suite runs on: the
+    writer takes its SQL and its adaptation of values from it."""
+    handler = ConnectionHandler({"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": str(database)}})
+    yield handler["default"]
+    handler.close_all()
+
+
+@pytest.fixture
+def writer(sqlite_connection, database):
+    writer = InlineWriter(sqlite_connection)
     yield writer
     writer.close()
 
@@ -86,10 +96,10 @@ def test_it_commits_the_row_before_it_returns(writer, database):
     assert rows(database) == [(1, 12, 12.0, True, True), (2, 30, 30.0, True, True)]
 
 
-def test_its_rows_hold_the_values_django_would_write():
-    connection, field = connections["default"], Episode._meta.get_field("instance")
+def test_its_rows_hold_the_values_django_would_write(sqlite_connection):
+    field = Episode._meta.get_field("instance")
     for write in (an_episode(1), an_episode(2, ended=False, seed=2**40), an_episode(3, seed=0)):
-        assert sqlite_row(write) == write.row(connection, field)
+        assert sqlite_row(write) == write.row(sqlite_connection, field)
 
 
 def test_it_updates_the_row_of_a_running_episode(writer, database):
@@ -169,9 +179,16 @@ def test_it_leaves_checkpoints_to_a_worker_thread(monkeypatch, writer, database)
     assert len(rows(database)) == 200
 
 
-def test_there_is_none_for_an_in_memory_database(db):
-    assert connections["default"].is_in_memory_db()  # the tests' database
+def test_there_is_none_for_the_suites_database(db):
+    # An in-memory SQLite database, which the loop's own connection would not see, or
+    # PostgreSQL (`make test` runs the suite on both).
+    connection = connections["default"]
+    assert connection.vendor == "postgresql" or connection.is_in_memory_db()
     assert InlineWriter.for_episodes() is None
+
+
+def test_it_writes_to_the_file_of_a_sqlite_connection(sqlite_connection, database):
+    assert InlineWriter(sqlite_connection).path == str(database)
 
 
 # --- in the production server -----------------------------------------------------------------
