@@ -85,18 +85,17 @@ class InlineWriter:
         if not turn.acquire(blocking=False):
             return False
         try:
-            connection = self._connection()
             # One statement, so no BEGIN and COMMIT around it: SQLite makes it a transaction
-            # of its own, and with a busy timeout of 0 a lock held elsewhere fails it at once.
-            try:
-                if write.create:
-                    connection.execute(self.insert_sql, sqlite_row(write))
-                else:
-                    self._update(connection, write)
-            except sqlite3.Error as error:
-                if not _locked(error):
-                    logger.warning("An episode write on the loop failed (%s); the writer makes it again.", error)
-                return False
+            # of its own, and with a busy timeout of 0 a lock held elsewhere fails it at once
+            # (opening the connection too: its first read can meet another connection's commit).
+            if write.create:
+                self._connection().execute(self.insert_sql, sqlite_row(write))
+            else:
+                self._update(self._connection(), write)
+        except sqlite3.Error as error:
+            if not _locked(error):
+                logger.warning("An episode write on the loop failed (%s); the writer makes it again.", error)
+            return False
         finally:
             turn.release()
         self.commits += 1
@@ -122,24 +121,38 @@ class InlineWriter:
     def _connection(self):
         connection = getattr(self.local, "connection", None)
         if connection is None:
-            connection = self.local.connection = self._open(timeout=0)
-            connection.execute("PRAGMA wal_autocheckpoint=0")
+            connection = self._open(timeout=0)
+            try:
+                connection.execute("PRAGMA wal_autocheckpoint=0")
+            except sqlite3.Error:
+                connection.close()
+                raise
+            self.local.connection = connection  # only once it is set up: a failed opening is tried again
         return connection
 
     def _open(self, timeout):
-        # isolation_level=None: the transactions are the explicit BEGIN/COMMIT above.
+        # isolation_level=None: autocommit, each statement a transaction of its own.
         connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
-        connection.execute("PRAGMA journal_mode=WAL")
-        connection.execute("PRAGMA synchronous=NORMAL")
-        connection.execute("PRAGMA foreign_keys=ON")  # as Django's own connections: no row of an unknown instance
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA foreign_keys=ON")  # as Django's own connections: no row of an unknown instance
+        except sqlite3.Error:
+            connection.close()
+            raise
         return connection
 
     def _checkpoint_soon(self):
         if self.checkpointing:
             return
+        # After the commit: whatever goes wrong here must not turn a written row into an error.
+        try:
+            future = asyncio.get_running_loop().run_in_executor(None, self._checkpoint)
+        except RuntimeError as error:  # no loop, or its executor shut down: the next one tries again
+            logger.warning("Could not start a checkpoint of the episode database: %s", error)
+            return
         self.checkpointing = True
-        loop = asyncio.get_running_loop()
-        loop.run_in_executor(None, self._checkpoint).add_done_callback(self._checkpointed)
+        future.add_done_callback(self._checkpointed)
 
     def _checkpoint(self):
         connection = getattr(self, "checkpoint_connection", None)

@@ -148,6 +148,27 @@ def test_it_declines_a_row_sqlite_refuses_and_says_why(writer, database, caplog)
     assert rows(database) == []
 
 
+def test_it_declines_when_its_connection_cannot_be_opened_and_opens_it_next_time(writer, database, monkeypatch):
+    opened = writer._open
+
+    def busy_once(timeout):
+        monkeypatch.setattr(writer, "_open", opened)
+        raise sqlite3.OperationalError("database is locked")  # the first read met another connection's commit
+
+    monkeypatch.setattr(writer, "_open", busy_once)
+    assert writer.write(an_episode(1)) is False
+    assert rows(database) == []
+    assert writer.write(an_episode(1))
+    assert rows(database) == [(1, 12, 12.0, True, True)]
+
+
+def test_it_declines_a_database_it_cannot_open_and_says_why(sqlite_connection, tmp_path, caplog):
+    caplog.set_level(logging.WARNING, logger="envs.writer_inline")
+    writer = InlineWriter(sqlite_connection, path=tmp_path / "no such folder" / "episodes.sqlite3")
+    assert writer.write(an_episode(1)) is False
+    assert "unable to open database file" in caplog.text
+
+
 def test_it_leaves_checkpoints_to_a_worker_thread(monkeypatch, writer, database):
     # Nobody else writes here: the database file grows only when the WAL is copied back into it.
     size = database.stat().st_size
