@@ -108,6 +108,8 @@ class Server:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
+        self.log.seek(0)
+        self.output = self.log.read().decode(errors="replace")  # what it logged, for a report of errors
         self.log.close()
 
     def connect(self):

@@ -174,6 +174,8 @@ def main():
               f"{'consistent' if not problems else 'INCONSISTENT'}")
         for problem in problems[:10]:
             print(f"  {problem}")
+        if errors and server.output:
+            print(f"server log (its end):\n{server.output[-4000:]}")
         ok = not errors and not problems and exit_code == 0
         print(f"SOAK requests={requests} errors={len(errors)} episodes={finished} recorded={rows} "
               f"consistent={'yes' if not problems else 'no'} rss_start_mb={rss_start / 2**20:.1f} "
