@@ -122,21 +122,23 @@
       client = new GymClient(undefined, { apiKey: keyInput.value.trim() || null });
     }
     const opened = [];
+    let outcome = "finished";
     try {
       const agent = new AsyncFunction("gym", "show", "log", code.value);
       await agent(clientForRun(opened), show, log);
-      setStatus("finished", "finished");
     } catch (error) {
       if (error instanceof AgentStopped) {
-        setStatus("stopped", "stopped");
+        outcome = "stopped";
       } else {
-        setStatus("failed", "failed");
+        outcome = "failed";
         showError(error);
       }
     } finally {
+      // The run is over once the environments it left open are closed: the status says so only then.
       for (const env of opened) {
         if (!env.closed) await env.close().catch(() => {});
       }
+      setStatus(outcome, outcome);
       runButton.disabled = false;
       stopButton.disabled = true;
     }
