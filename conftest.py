@@ -5,9 +5,12 @@ Tests read like the endpoint's specification: one file per endpoint,
 """
 
 import os
+import threading
 import uuid
+import weakref
 
 import pytest
+from django.db.backends.signals import connection_created
 from rest_framework.test import APIClient
 
 from envs.runtime import runtime
@@ -19,6 +22,24 @@ def api():
     client = APIClient()
     client.default_format = "json"
     return client
+
+
+# Every database connection opened in this process, whichever thread opened it.
+_connections = weakref.WeakSet()
+connection_created.connect(lambda sender, connection, **kwargs: _connections.add(connection), weak=False)
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup):
+    """pytest-django's, and before it drops the test database, the connections that
+    threads of this process opened and keep (the fast path's workers, the episode
+    writer): PostgreSQL refuses to drop a database others are connected to."""
+    yield
+    here = threading.get_ident()
+    for connection in list(_connections):
+        if connection.connection is not None and connection._thread_ident != here:
+            connection.connection.close()  # the thread is idle by now; Django reconnects it if it ever runs again
+            connection.connection = None
 
 
 @pytest.fixture(autouse=True)
