@@ -74,6 +74,20 @@ def insert_sql(connection, replay):
     return f"INSERT INTO {quote(Episode._meta.db_table)} ({columns}) VALUES ({values}){skip}"
 
 
+def update_sql(connection, write):
+    """The UPDATE of the row of ``write`` (an ``EpisodeWrite`` whose episode has one), for
+    writers that run SQL of their own: (SQL in Django's placeholders, its parameters
+    prepared for ``connection``)."""
+    quote, adapt = connection.ops.quote_name, connection.ops.adapt_datetimefield_value
+    column = lambda name: quote(Episode._meta.get_field(name).column)  # noqa: E731
+    values = [adapt(value) if name == "ended_at" else value for name, value in write.fields.items()]
+    instance = Episode._meta.get_field("instance").get_db_prep_save(uuid.UUID(write.instance_id), connection)
+    assignments = ", ".join(f"{column(name)} = %s" for name in write.fields)
+    where = " AND ".join(f"{column(name)} = %s" for name in ("instance", "sub_env", "number"))
+    sql = f"UPDATE {quote(Episode._meta.db_table)} SET {assignments} WHERE {where}"
+    return sql, (*values, instance, 0, write.number)
+
+
 def insert_rows(connection, rows, *, replay=False):
     """Insert episode rows (tuples in ``EPISODE_COLUMNS`` order, values prepared for
     ``connection``) as one executemany: Django's bulk_create prepares each field of

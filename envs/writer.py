@@ -8,17 +8,19 @@ wake-up and a loop wake-up per episode, and a commit each. The writer takes
 every write queued while it was busy and makes them in one transaction, then
 wakes the loop once for all of them: the answers still wait for their rows.
 
-Three writers do this. On a SQLite file the production server
-(gymapi/serve.py) makes each episode row on the loop itself
-(envs/writer_inline.py): a commit there costs less than waking anything.
-Elsewhere it starts a writer process (envs/writer_process.py): a thread of
-this process, however idle, takes the interpreter lock from the event loop
-each time it wakes, and under load that cost the loop about a fifth of its
-steps (README, Performance). Everything else, and every server or test that
-started neither, uses the writer thread below; so do the writes that are not
-plain episode rows (a vector instance's batch, a broken instance's close),
-which need this process's objects, and the rows the loop declines to write
-(it never waits for a lock).
+Four writers do this. The production server (gymapi/serve.py) has the
+loop make the rows itself where the database allows it, since waking
+anything costs more than the write: on a SQLite file on the loop's own
+thread (envs/writer_inline.py), on PostgreSQL on an asynchronous connection
+of the loop's (envs/writer_postgres.py). With ``GYMAPI_WRITER=process`` it
+starts a writer process (envs/writer_process.py) instead: a thread of this
+process, however idle, takes the interpreter lock from the event loop each
+time it wakes, and under load that cost the loop about a fifth of its steps
+(README, Performance). Everything else, and every server or test that
+started none of them, uses the writer thread below; so do the writes that
+are not plain episode rows (a vector instance's batch, a broken instance's
+close), which need this process's objects, and the rows the loop declines or
+fails to write (it never waits for a lock; a connection can break).
 """
 
 import asyncio
@@ -40,7 +42,8 @@ class Writer:
         self._thread = None
         self._start_lock = threading.Lock()
         self.process = None  # a writer_process.WriterProcess once started
-        self.inline = None  # a writer_inline.InlineWriter once started
+        self.inline = None  # a writer_inline.InlineWriter once started (SQLite)
+        self.postgres = None  # a writer_postgres.LoopPostgresWriter once started
 
     def write(self, function):
         """A future, on the running loop, of ``function()`` made by the writer (its exception, if any)."""
@@ -50,26 +53,46 @@ class Writer:
                 made = loop.create_future()
                 made.set_result(None)
                 return made
+            postgres = self.postgres
+            if postgres is not None and postgres.loop is loop:
+                made = postgres.write(function)
+                if made is not None:
+                    return made
             process = self.process
             if process is not None and process.alive and process.loop is loop:
                 return process.write(function)
         return self.write_in_thread(function, loop)
 
-    def start_inline(self):
-        """Make episode rows on the loop from here on, where the database allows it
-        (a SQLite file): True, or False when it does not."""
+    async def start_inline(self):
+        """Make episode rows from the loop from here on, where the database allows it (a
+        SQLite file: on the loop itself; PostgreSQL: on a connection of the loop's): True,
+        or False when it does not, and a thread writes them."""
         from .writer_inline import InlineWriter
+        from .writer_postgres import LoopPostgresWriter
 
         self.inline = InlineWriter.for_episodes()
-        if self.inline is None:
-            logger.warning("Episode rows cannot be written on the loop with this database; a thread writes them.")
-        return self.inline is not None
+        if self.inline is not None:
+            return True
+        postgres = LoopPostgresWriter.for_episodes(fallback=self)
+        if postgres is not None:
+            try:
+                await postgres.start()
+            except Exception as error:  # noqa: BLE001 - no connection to be had: psycopg's error, or the OS's
+                logger.error("Could not connect the event loop to PostgreSQL (%s); a thread writes episode rows.", error)
+                return False
+            self.postgres = postgres
+            return True
+        logger.warning("Episode rows cannot be written from the loop with this database; a thread writes them.")
+        return False
 
-    def stop_inline(self):
-        """Stop making episode rows on the loop, and close its connections."""
+    async def stop_inline(self):
+        """Stop making episode rows from the loop (what was queued is made), and close its connections."""
         inline, self.inline = self.inline, None
         if inline is not None:
             inline.close()
+        postgres, self.postgres = self.postgres, None
+        if postgres is not None:
+            await postgres.stop()
 
     def write_in_thread(self, function, loop=None):
         """``write``, by the writer thread whatever else is running."""

@@ -33,7 +33,6 @@ import datetime
 import logging
 import sqlite3
 import threading
-import uuid
 
 from django.conf import settings
 from django.db import connections, router
@@ -60,13 +59,7 @@ class InlineWriter:
         self.local = threading.local()  # one sqlite3 connection per loop thread
         self.commits = 0
         self.checkpointing = False
-        self.instance_field = Episode._meta.get_field("instance")
-        quote = self.django_connection.ops.quote_name
-        self.table = quote(Episode._meta.db_table)
         self.insert_sql = recording.insert_sql(self.django_connection, replay=False).replace("%s", "?")
-        self.where = " AND ".join(
-            f"{quote(Episode._meta.get_field(name).column)} = ?" for name in ("instance", "sub_env", "number")
-        )
 
     @classmethod
     def for_episodes(cls):
@@ -105,15 +98,8 @@ class InlineWriter:
 
     def _update(self, connection, write):
         # Rare (an episode long enough for a periodic write): Django's own adaptation of the values.
-        fields, adapt = write.fields, self.django_connection.ops.adapt_datetimefield_value
-        columns, values = [], []
-        for name, value in fields.items():
-            columns.append(f"{self.django_connection.ops.quote_name(Episode._meta.get_field(name).column)} = ?")
-            values.append(adapt(value) if name == "ended_at" else value)
-        instance = self.instance_field.get_db_prep_save(uuid.UUID(write.instance_id), self.django_connection)
-        cursor = connection.execute(
-            f"UPDATE {self.table} SET {', '.join(columns)} WHERE {self.where}", (*values, instance, 0, write.number)
-        )
+        sql, params = recording.update_sql(self.django_connection, write)
+        cursor = connection.execute(sql.replace("%s", "?"), params)
         if cursor.rowcount != 1:  # as an ORM update of no row is no error, neither is this
             logger.warning("An episode update on the loop found %s rows for episode %s of %s.",
                            cursor.rowcount, write.number, write.instance_id)

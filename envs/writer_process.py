@@ -168,14 +168,15 @@ class WriterProcess:
         for write, future in pending.values():
             # Its row inserted only if the child had not committed it before dying.
             again = self.fallback.write_in_thread(functools.partial(write_all, [write], replay=True), self.loop)
-            again.add_done_callback(lambda done, future=future: _pass_on(done, future))
+            again.add_done_callback(lambda done, future=future: pass_on(done, future))
         if not self.ready.done():
             self.ready.set_result(None)
         if not self.ended.done():
             self.ended.set_result(None)
 
 
-def _pass_on(done, future):
+def pass_on(done, future):
+    """Settle ``future`` as ``done`` (the same write, made again elsewhere) was settled."""
     if future.done():
         return
     if done.cancelled():

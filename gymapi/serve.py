@@ -4,10 +4,12 @@ uvicorn with uvloop and httptools, chosen by measurement over daphne, granian
 and hypercorn (README, Performance; `python -m bench.run --servers ...`). It
 serves HTTP and WebSocket in one process with the Channels application in
 gymapi/asgi.py, and one process is the rule: the environments live in it.
-On a SQLite file the loop writes the episode rows itself
-(envs/writer_inline.py); on another database a helper that holds no
-environment writes them, the episode writer (``manage.py write_episodes``,
-envs/writer_process.py), started and stopped with the server.
+The loop writes the episode rows itself: on a SQLite file on its own thread
+(envs/writer_inline.py), on PostgreSQL on an asynchronous connection of its
+own (envs/writer_postgres.py). With ``GYMAPI_WRITER=process`` (the default on
+any other database) a helper that holds no environment writes them, the
+episode writer (``manage.py write_episodes``, envs/writer_process.py),
+started and stopped with the server.
 `make run`, the Dockerfile, `make bench` and the tests' server all start it here.
 
 SIGTERM or SIGINT (Ctrl-C) stops it cleanly (``Server.shutdown``): it stops
@@ -37,7 +39,7 @@ class Server(uvicorn.Server):
         from envs.writer import writer
 
         if settings.GYMAPI_WRITER == "inline":
-            writer.start_inline()  # the settings made sure the database is a SQLite file
+            await writer.start_inline()  # the settings made sure the database is a SQLite file or PostgreSQL
         if settings.GYMAPI_WRITER == "process":
             # Episode rows are written by a process of their own (envs/writer_process.py),
             # ready before the first client is: it loads Django too, which takes a second.
@@ -52,7 +54,7 @@ class Server(uvicorn.Server):
         await super().shutdown(sockets)
         await asyncio.get_running_loop().run_in_executor(None, close_instances)
         await writer.stop_process()
-        writer.stop_inline()
+        await writer.stop_inline()
 
 
 def close_instances():

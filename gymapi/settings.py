@@ -208,11 +208,14 @@ GYMAPI_INLINE = envbool("GYMAPI_INLINE", "1")
 _SQLITE_FILE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] not in (
     "", ":memory:"
 )
-GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "inline" if _SQLITE_FILE else "process")
+_INLINE_WRITES = _SQLITE_FILE or DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "inline" if _INLINE_WRITES else "process")
 if GYMAPI_WRITER not in ("inline", "process", "thread"):
     raise ImproperlyConfigured(f"GYMAPI_WRITER must be 'inline', 'process' or 'thread', not {GYMAPI_WRITER!r}")
-if GYMAPI_WRITER == "inline" and not _SQLITE_FILE:
-    raise ImproperlyConfigured("GYMAPI_WRITER=inline writes on a SQLite database file only: use 'process' or 'thread'")
+if GYMAPI_WRITER == "inline" and not _INLINE_WRITES:
+    raise ImproperlyConfigured(
+        "GYMAPI_WRITER=inline writes on a SQLite database file or PostgreSQL only: use 'process' or 'thread'"
+    )
 
 # Limits (README, Limits). Each 0 turns its limit off.
 # Environments held at once by this server: a single instance counts 1, a
