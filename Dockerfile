@@ -1,6 +1,6 @@
 # One process serves HTTP and WebSockets and holds the environments in memory.
-# On the SQLite file below its event loop writes the episode rows itself; with a
-# PostgreSQL DATABASE_URL it starts a writer process beside itself (envs/writer.py).
+# Its event loop writes the episode rows itself, on the SQLite file below or on a
+# PostgreSQL DATABASE_URL (envs/writer.py).
 FROM python:3.11-slim
 
 # EGL/GL for MuJoCo and Box2D/pygame rendering without a display.

@@ -1,8 +1,8 @@
 """The episode writer process (envs/writer_process.py).
 
-The production server writes the episode rows that its answers wait for in a
-process of its own (its default on PostgreSQL; on a SQLite file the loop
-writes them itself, envs/writer_inline.py). It keeps the writer thread's promises: one row per
+With ``GYMAPI_WRITER=process`` the production server writes the episode rows
+that its answers wait for in a process of its own (by default its loop writes
+them itself: envs/writer_inline.py, envs/writer_postgres.py). It keeps the writer thread's promises: one row per
 episode, written before the answer that ended it; nothing lost or written
 twice when the process dies with writes in hand; no process left behind when
 the server stops. Against the real server (gymapi/serve.py), on SQLite, and

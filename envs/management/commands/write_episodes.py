@@ -1,7 +1,8 @@
 """``manage.py write_episodes``: the episode writer process of the production server.
 
-Not run by hand: gymapi/serve.py starts it beside the event loop (unless
-``GYMAPI_WRITER=thread``) and feeds it the episode rows its answers wait for,
+Not run by hand: gymapi/serve.py starts it beside the event loop when
+``GYMAPI_WRITER=process`` (the default on a database the loop cannot write
+itself: neither a SQLite file nor PostgreSQL) and feeds it the episode rows its answers wait for,
 framed on stdin; it answers on stdout (envs/writer_process.py). It exits when
 its stdin ends, which is when the server stops or dies.
 """
