@@ -3,7 +3,8 @@
 Each server is started on a free loopback port, measured, and stopped by
 its PID. In each of ROUNDS rounds, ours and the reference run side by side
 and are measured in turns, so that every run of ours has a reference run
-next to it in time; then ours with recording on and off, the same way; then
+next to it in time; then ours with recording on and off, the same way (on
+SQLite, and on PostgreSQL when one answers at BENCH_POSTGRES_URL); then
 a fresh ours and reference for the memory row. The table gives each row's
 median and, as its ratio, the median of the paired runs' ratios. Machines
 are noisy (this one's speed drifts within a minute): quote ratios from one
@@ -20,6 +21,7 @@ vector_step_rate, pong_step_rate) are written against the protocol in issue 5.
 """
 
 import argparse
+import contextlib
 import http.client
 import json
 import os
@@ -31,6 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from pathlib import Path
 
@@ -42,6 +45,8 @@ ROUNDS = int(os.getenv("BENCH_ROUNDS", "1" if QUICK else "3"))
 SECONDS = float(os.getenv("BENCH_SECONDS", "0.5" if QUICK else "4"))  # each timed loop
 IDLE_INSTANCES = int(os.getenv("BENCH_IDLE_INSTANCES", "10" if QUICK else "1000"))
 WRK_CONNECTIONS = 8
+# The PostgreSQL server the recording rows also run on (two throwaway databases), when it answers.
+POSTGRES_URL = os.getenv("BENCH_POSTGRES_URL", os.getenv("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test"))
 NOT_BUILT = "n/a (not built yet)"
 HOST = "127.0.0.1"
 
@@ -439,12 +444,45 @@ def log(message):
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
 
-def recording_on_and_off(round_number, on_env, off_env, results):
+@contextlib.contextmanager
+def postgres_databases():
+    """Two throwaway PostgreSQL databases, migrated, for the recording row on PostgreSQL: their
+    server environments (on, off), or None when no PostgreSQL answers at BENCH_POSTGRES_URL
+    (or BENCH_POSTGRES=0). Dropped afterwards."""
+    if os.getenv("BENCH_POSTGRES", "1") == "0":
+        yield None
+        return
+    import psycopg
+
+    server_url = POSTGRES_URL.rpartition("/")[0]
+    try:
+        admin = psycopg.connect(f"{server_url}/postgres", autocommit=True, connect_timeout=3)
+    except psycopg.Error as error:
+        log(f"no PostgreSQL at {server_url} ({error}): its recording rows print n/a")
+        yield None
+        return
+    names = [f"gymapi_bench_{uuid.uuid4().hex[:8]}_{side}" for side in ("on", "off")]
+    with admin:
+        try:
+            envs = []
+            for name in names:
+                admin.execute(f'create database "{name}"')
+                url = f"{server_url}/{name}"
+                subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR,
+                               env={**os.environ, "DATABASE_URL": url}, check=True)
+                envs.append({"DATABASE_URL": url, "DEBUG": "0", "LOG_LEVEL": "WARNING"})
+            yield envs[0], {**envs[1], "GYMAPI_RECORD": "0"}
+        finally:
+            for name in names:
+                admin.execute(f'drop database if exists "{name}" with (force)')
+
+
+def recording_on_and_off(round_number, on_env, off_env, results, key="rec", where="SQLite"):
     """Target 5: ours with recording on (the default) and off (GYMAPI_RECORD=0), both
     running at once, each on a database of its own, measured in turns on, off, off, on,
     off, on, on, off, twice (the other way round in even rounds): each on run has an off
     run next to it in time, and the ratio is the median of those pairs."""
-    log(f"round {round_number}/{ROUNDS}: ours with recording on and off, in turns")
+    log(f"round {round_number}/{ROUNDS}: ours with recording on and off on {where}, in turns")
     with Server("ours-record", lambda port: ours_command("production", port), on_env) as on, \
             Server("ours-norecord", lambda port: ours_command("production", port), off_env) as off:
         # Four times the pairs of the other rows, each run half as long, in the same time: the
@@ -455,10 +493,10 @@ def recording_on_and_off(round_number, on_env, off_env, results):
             measured[server]["one"].append(rest_step_rate(server, SECONDS / 2)[0])
             measured[server]["wrk"].append(wrk_step_rate(server, SECONDS / 2))
     for row in ("one", "wrk"):
-        results[f"rec_{row}_on"] += measured[on][row]
-        results[f"rec_{row}_off"] += measured[off][row]
+        results[f"{key}_{row}_on"] += measured[on][row]
+        results[f"{key}_{row}_off"] += measured[off][row]
         # The pairs: the first on with the first off, the second with the second...
-        results[f"rec_{row}_ratio"] += [a / b for a, b in zip(measured[on][row], measured[off][row])]
+        results[f"{key}_{row}_ratio"] += [a / b for a, b in zip(measured[on][row], measured[off][row])]
 
 
 def side_by_side(ours, reference, results, pong, even):
@@ -505,6 +543,11 @@ def side_by_side(ours, reference, results, pong, even):
 
 
 def run_main(directory):
+    with postgres_databases() as postgres:
+        run_rows(directory, postgres)
+
+
+def run_rows(directory, postgres):
     ours_env = migrated_database(directory)
     # Two more databases: the servers of the recording row run at once.
     on_env = migrated_database(Path(directory) / "recording-on")
@@ -521,6 +564,8 @@ def run_main(directory):
             side_by_side(ours, reference, results, pong, even=round_number % 2 == 0)
 
         recording_on_and_off(round_number, on_env, off_env, results)
+        if postgres is not None:
+            recording_on_and_off(round_number, *postgres, results, key="rec_pg", where="PostgreSQL")
 
         # Memory on fresh servers: after the rows above, freed memory would hide new allocations.
         log(f"round {round_number}/{ROUNDS}: memory, ours then reference")
@@ -566,6 +611,15 @@ def run_main(directory):
          paired(m["rec_one_ratio"]), "ours only: default / GYMAPI_RECORD=0, median of paired runs; target 5: >= 0.90x"),
         (f"Recording on vs off, wrk {WRK_CONNECTIONS} conns, steps/s", fmt(m["rec_wrk_on"]), fmt(m["rec_wrk_off"]),
          paired(m["rec_wrk_ratio"]), "ours only: default / GYMAPI_RECORD=0, median of paired runs; target 5: >= 0.90x"),
+    ]
+    no_postgres = None if postgres is not None else "n/a (no PostgreSQL)"
+    rows += [
+        ("Recording on vs off, PostgreSQL, 1 client, steps/s", no_postgres or fmt(m["rec_pg_one_on"]),
+         no_postgres or fmt(m["rec_pg_one_off"]), paired(m["rec_pg_one_ratio"]),
+         "the same on PostgreSQL (BENCH_POSTGRES_URL), its server on this machine; target 5: >= 0.90x"),
+        (f"Recording on vs off, PostgreSQL, wrk {WRK_CONNECTIONS} conns, steps/s", no_postgres or fmt(m["rec_pg_wrk_on"]),
+         no_postgres or fmt(m["rec_pg_wrk_off"]), paired(m["rec_pg_wrk_ratio"]),
+         "the same on PostgreSQL (BENCH_POSTGRES_URL), its server on this machine; target 5: >= 0.90x"),
         ("Memory: RSS added by 1,000 idle CartPoles, MB", fmt(m["mem_ours"]), fmt(m["mem_ref"]),
          ratio(m["mem_ours"], m["mem_ref"]),
          f"created and reset; measured with {IDLE_INSTANCES}, scaled; target 6: <= 200 MB"),

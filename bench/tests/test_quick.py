@@ -22,6 +22,7 @@ ROWS = [
     "ALE/Pong-v5 step, JSON, steps/s",
     "ALE/Pong-v5 step, msgpack vs JSON",
     "Recording on vs off, 1 client",
+    "Recording on vs off, PostgreSQL, 1 client",  # n/a where no PostgreSQL answers
     "Memory: RSS added by 1,000 idle CartPoles",
 ]
 
