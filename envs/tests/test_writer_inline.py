@@ -29,7 +29,7 @@ from django.utils import timezone
 from envs import writer_inline
 from envs.models import Episode
 from envs.recording import EpisodeWrite, sqlite_write_lock
-from envs.tests.test_writer_process import Agent, episode_rows, start, writer_pids
+from envs.tests.test_writer_process import Agent, episode_rows, play_checking_each_row, start, writer_pids
 from envs.writer_inline import InlineWriter, sqlite_row
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -151,7 +151,7 @@ def test_it_declines_a_row_sqlite_refuses_and_says_why(writer, database, caplog)
 def test_it_declines_when_its_connection_cannot_be_opened_and_opens_it_next_time(writer, database, monkeypatch):
     opened = writer._open
 
-    def busy_once(timeout):
+    def busy_once(timeout, **options):
         monkeypatch.setattr(writer, "_open", opened)
         raise sqlite3.OperationalError("database is locked")  # the first read met another connection's commit
 
@@ -223,13 +223,7 @@ def sqlite_url(tmp_path):
 def test_the_server_writes_on_the_loop_on_sqlite_each_row_before_its_answer(tmp_path, sqlite_url):
     server = start(tmp_path, sqlite_url)  # GYMAPI_WRITER unset: inline on a SQLite file
     try:
-        agent = Agent(server.url)
-        instances = [agent.create(seed=1), agent.create(seed=2, max_episode_steps=4)]
-        seen = {instance_id: [] for instance_id in instances}
-        for number in range(1, 7):
-            for instance_id in instances:
-                seen[instance_id].append((number, *agent.episode(instance_id, action=number % 2)))
-                assert episode_rows(sqlite_url, instance_id) == seen[instance_id]
+        play_checking_each_row(Agent(server.url), sqlite_url, rounds=6)
         assert writer_pids(server) == []  # no writer process beside it
     finally:
         server.stop()

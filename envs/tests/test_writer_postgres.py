@@ -23,7 +23,7 @@ from django.db.utils import ConnectionHandler
 from django.utils import timezone
 
 from envs.recording import EpisodeWrite
-from envs.tests.test_writer_process import BASE_DIR, Agent, episode_rows, start, writer_pids
+from envs.tests.test_writer_process import BASE_DIR, Agent, episode_rows, play_checking_each_row, start, writer_pids
 from envs.writer_postgres import APPLICATION_NAME, RECONNECT_SECONDS, LoopPostgresWriter
 
 
@@ -41,14 +41,7 @@ def test_the_server_writes_from_the_loop_each_row_before_its_answer(tmp_path, po
     server = start(tmp_path, postgres_url)  # GYMAPI_WRITER unset: from the loop on PostgreSQL
     try:
         assert len(loop_sessions(postgres_url)) == 1
-        agent = Agent(server.url)
-        instances = [agent.create(seed=1), agent.create(seed=2, max_episode_steps=4)]
-        seen = {instance_id: [] for instance_id in instances}
-        for number in range(1, 7):
-            for instance_id in instances:
-                seen[instance_id].append((number, *agent.episode(instance_id, action=number % 2)))
-                assert episode_rows(postgres_url, instance_id) == seen[instance_id]
-        assert any(row[4] for row in seen[instances[1]])  # truncated ones too
+        play_checking_each_row(Agent(server.url), postgres_url, rounds=6)
         assert writer_pids(server) == []  # no writer process beside it
     finally:
         server.stop()

@@ -110,6 +110,20 @@ class Agent:
                 return steps, total, body["terminated"], body["truncated"]
 
 
+def play_checking_each_row(agent, database_url, rounds):
+    """Two CartPoles (the second truncated at 4 steps), an episode each per round: each
+    episode's row is read as soon as the answer that ended it is in, and must be there.
+    Returns (number, steps, return, terminated, truncated) by instance, as the client saw them."""
+    instances = [agent.create(seed=1), agent.create(seed=2, max_episode_steps=4)]
+    seen = {instance_id: [] for instance_id in instances}
+    for number in range(1, rounds + 1):
+        for instance_id in instances:
+            seen[instance_id].append((number, *agent.episode(instance_id, action=number % 2)))
+            assert episode_rows(database_url, instance_id) == seen[instance_id]
+    assert any(row[4] for row in seen[instances[1]])  # truncated ones too
+    return seen
+
+
 def start(tmp_path, database_url, **env):
     directory = tmp_path / "server"
     directory.mkdir()
@@ -127,16 +141,7 @@ def test_it_writes_each_episode_before_the_answer_that_ended_it(request, tmp_pat
     server = start(tmp_path, url, GYMAPI_WRITER="process")
     try:
         assert alive(the_writer(server))
-        agent = Agent(server.url)
-        instances = [agent.create(seed=1), agent.create(seed=2, max_episode_steps=4)]
-        seen = {instance_id: [] for instance_id in instances}
-        for number in range(1, 9):
-            for instance_id in instances:
-                steps, total, terminated, truncated = agent.episode(instance_id, action=number % 2)
-                seen[instance_id].append((number, steps, total, terminated, truncated))
-                # Read as soon as the answer is in: the row is there already.
-                assert episode_rows(url, instance_id) == seen[instance_id]
-        assert any(row[4] for row in seen[instances[1]])  # truncated ones too
+        play_checking_each_row(Agent(server.url), url, rounds=8)
     finally:
         server.stop()
     assert server.process.returncode == 0
