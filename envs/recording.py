@@ -64,14 +64,14 @@ EPISODE_COLUMNS = (
 )
 
 
-def insert_sql(connection, replay):
-    """The INSERT of episode rows in ``EPISODE_COLUMNS`` order, in Django's placeholders."""
+def insert_sql(connection, replay, rows=1):
+    """The INSERT of ``rows`` episode rows in ``EPISODE_COLUMNS`` order, in Django's placeholders."""
     quote = connection.ops.quote_name
     columns = ", ".join(quote(Episode._meta.get_field(name).column) for name in EPISODE_COLUMNS)
-    values = ", ".join(["%s"] * len(EPISODE_COLUMNS))
+    values = ", ".join([f"({', '.join(['%s'] * len(EPISODE_COLUMNS))})"] * rows)
     # Both SQLite and PostgreSQL spell it so; the unique (instance, sub_env, number) is the conflict.
     skip = " ON CONFLICT DO NOTHING" if replay else ""
-    return f"INSERT INTO {quote(Episode._meta.db_table)} ({columns}) VALUES ({values}){skip}"
+    return f"INSERT INTO {quote(Episode._meta.db_table)} ({columns}) VALUES {values}{skip}"
 
 
 def update_sql(connection, write):

@@ -141,8 +141,7 @@ class LoopPostgresWriter:
     def _insert_many(self, count):
         sql = self.inserts_sql.get(count)
         if sql is None:
-            head, _, values = self.insert_sql.partition(" VALUES ")
-            sql = self.inserts_sql[count] = f"{head} VALUES {', '.join([values] * count)}"
+            sql = self.inserts_sql[count] = recording.insert_sql(self.django_connection, replay=False, rows=count)
         return sql
 
     def _failed(self, batch, error):
