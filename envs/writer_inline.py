@@ -107,22 +107,19 @@ class InlineWriter:
     def _connection(self):
         connection = getattr(self.local, "connection", None)
         if connection is None:
-            connection = self._open(timeout=0)
-            try:
-                connection.execute("PRAGMA wal_autocheckpoint=0")
-            except sqlite3.Error:
-                connection.close()
-                raise
-            self.local.connection = connection  # only once it is set up: a failed opening is tried again
+            # Kept only once it is set up: a failed opening is tried again at the next write.
+            connection = self.local.connection = self._open(timeout=0, checkpoints=False)
         return connection
 
-    def _open(self, timeout):
+    def _open(self, timeout, checkpoints=True):
         # isolation_level=None: autocommit, each statement a transaction of its own.
         connection = sqlite3.connect(self.path, timeout=timeout, isolation_level=None, check_same_thread=False)
         try:
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
             connection.execute("PRAGMA foreign_keys=ON")  # as Django's own connections: no row of an unknown instance
+            if not checkpoints:
+                connection.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error:
             connection.close()
             raise
