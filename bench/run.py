@@ -433,11 +433,16 @@ def print_table(title, rows):
 
 
 def migrated_database(directory):
+    """A migrated SQLite file in ``directory``: the environment of a server on it."""
     Path(directory).mkdir(parents=True, exist_ok=True)
-    database = Path(directory) / "bench.sqlite3"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{database}"}
+    return migrated(f"sqlite:///{Path(directory) / 'bench.sqlite3'}")
+
+
+def migrated(database_url):
+    """Migrate the database at ``database_url``: the environment of a server on it."""
+    env = {**os.environ, "DATABASE_URL": database_url}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
-    return {"DATABASE_URL": f"sqlite:///{database}", "DEBUG": "0", "LOG_LEVEL": "WARNING"}
+    return {"DATABASE_URL": database_url, "DEBUG": "0", "LOG_LEVEL": "WARNING"}
 
 
 def log(message):
@@ -467,10 +472,7 @@ def postgres_databases():
             envs = []
             for name in names:
                 admin.execute(f'create database "{name}"')
-                url = f"{server_url}/{name}"
-                subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR,
-                               env={**os.environ, "DATABASE_URL": url}, check=True)
-                envs.append({"DATABASE_URL": url, "DEBUG": "0", "LOG_LEVEL": "WARNING"})
+                envs.append(migrated(f"{server_url}/{name}"))
             yield envs[0], {**envs[1], "GYMAPI_RECORD": "0"}
         finally:
             for name in names:
