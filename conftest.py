@@ -50,6 +50,15 @@ def _close_live_envs():
 
 
 @pytest.fixture
+def cheap_calls(monkeypatch):
+    """Every operation measured in a thread counts as cheap, so it runs on the event loop from
+    then on: tests of what runs there do not depend on how fast this machine is right now."""
+    from envs.http import dispatch
+
+    monkeypatch.setattr(dispatch, "SLOW_SECONDS", 1.0)
+
+
+@pytest.fixture
 def make_instance(api, db):
     """Create an instance through the API; returns its id. ``reset=True`` also resets it."""
 

@@ -174,14 +174,14 @@ def check_instance(caller, instance_id):
     """
     if caller.sees_all:
         return
-    live = runtime.get(instance_id) or runtime.get_vector(instance_id)
+    live = runtime.get(instance_id)
     parsed = None
     if live is None:
         try:
             parsed = uuid.UUID(str(instance_id))
         except ValueError:
             return
-        live = runtime.get(parsed) or runtime.get_vector(parsed)
+        live = runtime.get(parsed)
     if live is not None:
         owner_id = live.owner_id
     else:

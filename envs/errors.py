@@ -8,6 +8,7 @@ import logging
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -129,6 +130,30 @@ class ServerFull(ApiError):
         )
 
 
+class DatabaseUnavailable(ApiError):
+    """The database cannot be reached (or too many episode rows wait for it); nothing was changed."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "database_unavailable"
+    default_detail = "The server's database cannot be reached right now; nothing was changed. Try again shortly."
+    wait = 5  # seconds, as Retry-After
+
+
+class RouteNotFound(ApiError):
+    """A path (or a WebSocket path) no route takes."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "not_found"
+
+
+class ServerError(ApiError):
+    """What a client is told of an error of the server's own (the error itself is logged)."""
+
+    status_code = status.HTTP_500_INTERNAL_SERVER_ERROR
+    default_code = "server_error"
+    default_detail = "Internal server error."
+
+
 def _flatten(detail, prefix=""):
     """DRF's nested error detail to ``{"field.sub": ["message", ...]}``."""
     fields = {}
@@ -145,12 +170,25 @@ def _flatten(detail, prefix=""):
     return fields
 
 
-def error_body(exc):
-    """``(status, body, headers)`` for an ``APIException``: the one error shape.
+def error_body(exc, where="the server"):
+    """``(status, body, headers)`` for any exception: the one error shape.
 
-    Shared by the REST handler below and the WebSocket step protocol, so an
-    error reads the same whichever way the request came in.
+    Every error body is built here, whichever way the request came in (DRF's
+    handler below, the fast path, the step and watch sockets, Django's own error
+    views). An exception that is not the API's own is logged and answered as a 500.
     """
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+    elif isinstance(exc, RequestDataTooBig):  # raised by Django when DRF reads the body
+        exc = PayloadTooLarge()
+    elif isinstance(exc, (OperationalError, InterfaceError)):  # the database went away
+        logger.warning("The database could not be reached in %s: %s", where, exc)
+        exc = DatabaseUnavailable()
+    if not isinstance(exc, exceptions.APIException):
+        logger.error("Unhandled error in %s", where, exc_info=exc)
+        exc = ServerError()
     headers = {}
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
@@ -168,17 +206,5 @@ def error_body(exc):
 
 def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error leaves in the one shape."""
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    elif isinstance(exc, PermissionDenied):
-        exc = exceptions.PermissionDenied()
-    elif isinstance(exc, RequestDataTooBig):  # raised by Django when DRF reads the body
-        exc = PayloadTooLarge()
-    if not isinstance(exc, exceptions.APIException):
-        logger.exception("Unhandled error in %s", context.get("view"))
-        return Response(
-            {"detail": "Internal server error.", "code": "server_error"},
-            status=status.HTTP_500_INTERNAL_SERVER_ERROR,
-        )
-    status_code, body, headers = error_body(exc)
+    status_code, body, headers = error_body(exc, context.get("view"))
     return Response(body, status=status_code, headers=headers)

@@ -1,9 +1,9 @@
 """The API key check of every /v1 request that Django serves (envs/access.py says the rules)."""
 
 from django.conf import settings
-from django.http import JsonResponse
 
 from . import access
+from .views_errors import api_error
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
@@ -32,7 +32,7 @@ class ApiKeyMiddleware:
         try:
             request.caller = self.caller_of(request)
         except access.NotAuthenticated as error:
-            response = JsonResponse({"detail": str(error.detail), "code": error.get_codes()}, status=401)
+            response = api_error(error)
             response["WWW-Authenticate"] = 'Bearer realm="gymapi"'
             return response
         return self.get_response(request)

@@ -20,8 +20,9 @@ from django.conf import settings
 from PIL import Image
 
 from .errors import ApiError, EnvError, EnvTimeout, ResetNeeded
-from . import services
 from .registry import with_list_modes
+from .runtime import SINGLE
+from .services.instances import ends_if_broken, instance_get
 from .spaces import encode_float
 
 logger = logging.getLogger(__name__)
@@ -143,9 +144,9 @@ def env_render(*, instance_id):
     In the ``*_list`` modes this hands over (and Gymnasium clears) the frames
     collected since the last render or reset.
     """
-    live = services.live_get(instance_id)
+    live = instance_get(instance_id, SINGLE)
     check_renderable(live)
-    with live.lock, services.ends_if_broken(live):
+    with live.lock, ends_if_broken(live):
         _check_has_state(live)
         rendered = live.render()
     return render_body(live.render_mode, rendered)
@@ -197,7 +198,7 @@ def viewer_frame(live):
     changed since the last viewer frame; otherwise the cached one is returned.
     Instances that draw nothing still get frames, with counters and no picture.
     """
-    cached = getattr(live, "viewer_frame", None)
+    cached = live.viewer_frame
     if cached is not None and cached.version == live.version:
         return cached
     with live.lock:
@@ -215,7 +216,7 @@ def viewer_frame(live):
         picture = None
         if draws_for_viewers(live) and live.episode_number > 0:
             try:
-                with services.ends_if_broken(live):  # a frame that hangs breaks it (GYMAPI_CALL_TIMEOUT)
+                with ends_if_broken(live):  # a frame that hangs breaks it (GYMAPI_CALL_TIMEOUT)
                     picture = live.frame()
             except (EnvError, EnvTimeout) as error:
                 logger.warning("Could not draw %s for viewers: %s", live.instance_id, error)
@@ -248,7 +249,7 @@ def check_streamable(live):
 
 def stream_open(*, instance_id):
     """The live instance to stream, or the 4xx saying why it cannot be streamed."""
-    live = services.live_get(instance_id)
+    live = instance_get(instance_id, SINGLE)
     check_streamable(live)
     return live
 

@@ -1,28 +1,37 @@
-"""Reads: what the API shows about instances, their spaces and their history."""
-
-import uuid
+"""Reads: what the API shows about instances, single and vector, their spaces and their history."""
 
 from django.db.models import Count
 
-from . import recording
 from .access import ANYONE
-from .errors import InstanceNotFound, WrongInstanceKind
+from .errors import InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance
+from .recording import episodes as recording
+from .recording.writer import writer
 from .registry import render_modes_of, spec_summary
-from .runtime import runtime
-from .services import live_get, space_of
+from .runtime import SINGLE, VECTOR, runtime
+from .services.episodes import space_of
+from .services.instances import instance_get, parse_id
 from .spaces import describe_space, encode_float
 
 
 def instance_list_active(*, caller=ANYONE):
-    """``{instance_id: env_id}`` for every active instance ``caller`` sees (the seed's shape); vector ones are listed apart."""
+    """``{instance_id: env_id}`` for every active single instance ``caller`` sees (the seed's shape)."""
     instances = EnvInstance.objects.active().singles().visible_to(caller).order_by("created_at")
     return {str(pk): env_id for pk, env_id in instances.values_list("id", "env_id")}
 
 
+def vector_list_active(*, caller=ANYONE):
+    """``{instance_id: {"env_id", "num_envs"}}`` for every active vector instance ``caller`` sees, oldest first."""
+    instances = EnvInstance.objects.active().vectors().visible_to(caller).order_by("created_at")
+    return {
+        str(pk): {"env_id": env_id, "num_envs": num_envs}
+        for pk, env_id, num_envs in instances.values_list("id", "env_id", "num_envs")
+    }
+
+
 def instance_detail(*, instance_id):
-    """An active instance: its record, its current episode and its spec."""
-    live = live_get(instance_id)
+    """An active single instance: its record, its current episode and its spec."""
+    live = instance_get(instance_id, SINGLE)
     instance = EnvInstance.objects.get(pk=live.instance_id)
     spec = live.spec
     with live.lock:
@@ -54,10 +63,62 @@ def instance_detail(*, instance_id):
     }
 
 
-def space_describe(*, instance_id, which):
-    """The full JSON description of an instance's action or observation space."""
-    return describe_space(space_of(live_get(instance_id), which))
+def vector_detail(*, instance_id):
+    """An active vector instance: its record, its spaces and each sub-environment's current episode."""
+    live = instance_get(instance_id, VECTOR)
+    instance = EnvInstance.objects.get(pk=live.instance_id)
+    spec = live.spec
+    with live.lock:
+        running = live.running_episodes()
+        steps, needs_reset = live.steps, live.needs_reset
+    for episode in running:
+        episode["return"] = encode_float(episode["return"])
+    return {
+        "instance_id": str(instance.id),
+        "env_id": instance.env_id,
+        "num_envs": live.num_envs,
+        "vectorization_mode": live.vectorization_mode,
+        "autoreset_mode": live.autoreset_mode.value,
+        "status": instance.status,
+        "created": instance.created_at,
+        "kwargs": instance.kwargs,
+        "seed": instance.seed,
+        "steps": steps,
+        "needs_reset": needs_reset,
+        "episodes": sum(episode["number"] for episode in running),
+        "sub_envs": running,
+        "single_action_space": describe_space(live.single_action_space),
+        "single_observation_space": describe_space(live.single_observation_space),
+        "action_space": _outline(live.action_space),
+        "observation_space": _outline(live.observation_space),
+        "spec": {**(spec_summary(spec) if spec else {}), "max_episode_steps": instance.max_episode_steps},
+    }
 
+
+def _outline(space):
+    """A batched space in short: its class, shape and dtype (its bounds repeat the
+    single space's num_envs times; the space routes give them in full)."""
+    shape, dtype = getattr(space, "shape", None), getattr(space, "dtype", None)
+    return {
+        "name": type(space).__name__,
+        "shape": None if shape is None else [int(size) for size in shape],
+        "dtype": None if dtype is None else str(dtype),
+    }
+
+
+def space_describe(*, instance_id, which):
+    """The full JSON description of a single instance's action or observation space."""
+    return describe_space(space_of(instance_get(instance_id, SINGLE), which))
+
+
+def vector_space_describe(*, instance_id, which):
+    """The full descriptions of a vector instance's single and batched action or observation space."""
+    live = instance_get(instance_id, VECTOR)
+    if which == "action_space":
+        single, batched = live.single_action_space, live.action_space
+    else:
+        single, batched = live.single_observation_space, live.observation_space
+    return {"num_envs": live.num_envs, "single": describe_space(single), "batched": describe_space(batched)}
 
 
 def episode_row(episode):
@@ -75,41 +136,67 @@ def episode_row(episode):
     }
 
 
+def _recorded(instance_id, kind):
+    """The record of ``instance_id`` for its episodes route: closed and lost ones too."""
+    parsed = parse_id(instance_id)
+    instance = EnvInstance.objects.filter(pk=parsed).annotate(episode_count=Count("episodes")).first()
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    if (instance.num_envs is not None) != (kind == VECTOR):
+        raise WrongInstanceKind(instance.id, vector=kind == SINGLE)
+    return instance
+
+
 def episode_list(*, instance_id, limit):
-    """An instance's recorded episodes, oldest first: the last ``limit`` of them.
+    """A single instance's episodes, oldest first: the last ``limit`` of them.
 
     Read from the database, so closed and lost instances have theirs too. The
     running episode of a live instance shows its live counts, which the
     database has only every few seconds.
     """
-    try:
-        parsed = uuid.UUID(str(instance_id))
-    except ValueError:
-        raise InstanceNotFound(instance_id) from None
-    instance = EnvInstance.objects.filter(pk=parsed).annotate(episode_count=Count("episodes")).first()
-    if instance is None:
-        raise InstanceNotFound(instance_id)
-    if instance.num_envs is not None:
-        raise WrongInstanceKind(instance.id, vector=True)
+    instance = _recorded(instance_id, SINGLE)
     episodes = list(instance.episodes.order_by("-number")[:limit])
     episodes.reverse()
     count = instance.episode_count
-    live = runtime.get(instance.id)
+    live = runtime.get(instance.id, SINGLE)
+    rows = [episode_row(episode) for episode in episodes]
     if live is not None:
         with live.lock:
             running = recording.running_episode(live)
-        if running is not None:  # not written yet: shown from memory
-            episodes = (episodes + [running])[-limit:] if limit else []
-            count += 1
-    rows = [episode_row(episode) for episode in episodes]
-    if rows and live is not None and rows[-1]["outcome"] == "running":
-        with live.lock:
-            if live.episode_number == rows[-1]["number"]:
-                rows[-1].update(steps=live.episode_steps, **{"return": encode_float(live.episode_return)})
+        if running is not None:
+            if rows and rows[-1]["number"] == running.number:  # written by a periodic flush: its live counts
+                rows[-1].update(steps=running.steps, **{"return": encode_float(running.total_reward)})
+            elif limit:
+                rows = (rows + [episode_row(running)])[-limit:]
+                count += 1
+            else:
+                count += 1
+    return {"instance_id": str(instance.id), "env_id": instance.env_id, "status": instance.status, "count": count,
+            "episodes": rows}
+
+
+def vector_episode_list(*, instance_id, limit, sub_env=None):
+    """A vector instance's recorded episodes in the order they ended: the last ``limit``
+    of them (of one sub-environment with ``sub_env``). Closed and lost instances keep theirs."""
+    live = runtime.get(parse_id(instance_id), VECTOR)
+    if live is not None:
+        with live.lock:  # the episodes ended and not written yet are listed too
+            rows = [] if live.closed else recording.vector_taken(live)
+        writer.write_blocking(rows)
+    instance = _recorded(instance_id, VECTOR)
+    episodes = instance.episodes.all()
+    if sub_env is not None:
+        if sub_env >= instance.num_envs:
+            raise InvalidInput("sub_env", f"expected 0 to {instance.num_envs - 1}: this instance has {instance.num_envs}")
+        episodes = episodes.filter(sub_env=sub_env)
+    count = episodes.count() if sub_env is not None else instance.episode_count
+    rows = list(episodes.order_by("-id")[:limit])
+    rows.reverse()
     return {
         "instance_id": str(instance.id),
         "env_id": instance.env_id,
+        "num_envs": instance.num_envs,
         "status": instance.status,
         "count": count,
-        "episodes": rows,
+        "episodes": [{"sub_env": episode.sub_env, **episode_row(episode)} for episode in rows],
     }

@@ -89,6 +89,13 @@ class StepRequest(serializers.Serializer):
     action = JSONValueField(help_text="A member of the action space, as JSON (GET action_space describes it).")
 
 
+class StepMessage(serializers.Serializer):
+    """A step over the step socket: its action required and, even null, decoded by the codec,
+    which names the action space in its error."""
+
+    action = JSONValueField(allow_null=True)
+
+
 class StepResponse(serializers.Serializer):
     observation = serializers.JSONField()
     reward = serializers.JSONField(help_text='A number, or "Infinity", "-Infinity", "NaN".')

@@ -9,8 +9,12 @@ from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.response import Response
 
-from . import binary, rendering, selectors, services
+from . import binary, rendering, selectors
 from .access import OwnedInstanceViews
+from .http import dispatch
+from .runtime import SINGLE
+from .services.episodes import action_sample, space_contains
+from .services.instances import instance_close, instance_create
 from .registry import registry_list
 from .serializers import (
     ContainsRequest,
@@ -58,6 +62,16 @@ def validated(serializer_class, request):
     return serializer.validated_data
 
 
+def operate(operation, request, instance_id):
+    """The body of a hot operation (http/dispatch.py), run as the fast path runs it in its thread.
+
+    The body is validated here first: DRF's parser reads what the fast path's does not
+    (non-finite numbers), which the serializer words."""
+    data = validated(operation.request, request)
+    encode = value_encoder(request)
+    return dispatch.call(operation, instance_id, data, caller=request.caller, encode=encode).result()
+
+
 def value_encoder(request):
     """How this response spells observations and actions: JSON values by default,
     raw arrays when the client asked for msgpack."""
@@ -93,7 +107,7 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @extend_schema(summary="Create an instance", request=CreateRequest, responses={201: CreateResponse, 400: ERRORS[400], **BODY_ERRORS, **CREATE_ERRORS})
     def create(self, request):
         data = validated(CreateRequest, request)
-        instance = services.env_create(**data, owner_id=request.caller.key_id)
+        instance = instance_create(kind=SINGLE, **data, owner_id=request.caller.key_id)
         return Response({"instance_id": str(instance.id)}, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Describe an instance", responses={200: InstanceResponse, **ERRORS})
@@ -102,22 +116,18 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
 
     @extend_schema(summary="Close and remove an instance", responses={204: None, **ERRORS})
     def destroy(self, request, instance_id):
-        services.env_close(instance_id=instance_id)
+        instance_close(instance_id=instance_id, kind=SINGLE)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT})
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
-        data = validated(ResetRequest, request)
-        return Response(services.env_reset(instance_id=instance_id, **data, encode=value_encoder(request)))
+        return Response(operate(dispatch.RESET, request, instance_id))
 
     @extend_schema(summary="Step with an action", request=StepRequest, responses={200: StepResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT})
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):
-        data = validated(StepRequest, request)
-        return Response(
-            services.env_step(instance_id=instance_id, action=data["action"], encode=value_encoder(request))
-        )
+        return Response(operate(dispatch.STEP, request, instance_id))
 
     @extend_schema(summary="Describe the action space", responses={200: SpaceResponse, **ERRORS})
     @action(detail=True, methods=["get"])
@@ -132,7 +142,7 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @extend_schema(summary="Sample a random action", responses={200: SampleResponse, **ERRORS})
     @action(detail=True, methods=["get"], url_path="action_space/sample")
     def action_space_sample(self, request, instance_id):
-        return Response({"action": services.action_sample(instance_id=instance_id, encode=value_encoder(request))})
+        return Response({"action": action_sample(instance_id=instance_id, kind=SINGLE, encode=value_encoder(request))})
 
     @extend_schema(
         summary="Is x a member of the action space?",
@@ -142,7 +152,7 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @action(detail=True, methods=["post"], url_path="action_space/contains")
     def action_space_contains(self, request, instance_id):
         data = validated(ContainsRequest, request)
-        return Response({"member": services.space_contains(instance_id=instance_id, which="action_space", x=data["x"])})
+        return Response({"member": space_contains(instance_id=instance_id, kind=SINGLE, which="action_space", x=data["x"])})
 
     @extend_schema(
         summary="Is x a member of the observation space?",
@@ -152,7 +162,7 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     @action(detail=True, methods=["post"], url_path="observation_space/contains")
     def observation_space_contains(self, request, instance_id):
         data = validated(ContainsRequest, request)
-        member = services.space_contains(instance_id=instance_id, which="observation_space", x=data["x"])
+        member = space_contains(instance_id=instance_id, kind=SINGLE, which="observation_space", x=data["x"])
         return Response({"member": member})
 
     @extend_schema(summary="Render the current state", responses={200: RenderResponse, **ERRORS, **TIMEOUT})

@@ -4,6 +4,14 @@ from django.http import HttpResponsePermanentRedirect, JsonResponse
 from django.views import defaults
 from django.views.decorators.csrf import csrf_exempt
 
+from .errors import RouteNotFound, error_body
+
+
+def api_error(error):
+    """A plain Django response of an API error, in the one shape (errors.py)."""
+    status, body, headers = error_body(error)
+    return JsonResponse(body, status=status, headers=headers)
+
 
 # CSRF-exempt like the API itself: a POST or DELETE to an unknown /v1 path is
 # a JSON 404, not Django's CSRF 403 page.
@@ -11,7 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 def json_not_found(request, exception=None):
     """handler404: JSON for /v1/ paths, Django's page elsewhere."""
     if request.path.startswith("/v1/"):
-        return JsonResponse({"detail": f"No route {request.path}.", "code": "not_found"}, status=404)
+        return api_error(RouteNotFound(f"No route {request.path}."))
     return defaults.page_not_found(request, exception)
 
 
@@ -21,4 +29,4 @@ def v1_without_slash(request):
     (Django's trailing-slash redirect raises a server error for a POST with DEBUG on)."""
     if request.method in ("GET", "HEAD"):
         return HttpResponsePermanentRedirect("/v1/")
-    return JsonResponse({"detail": "No route /v1: the API's routes are under /v1/.", "code": "not_found"}, status=404)
+    return api_error(RouteNotFound("No route /v1: the API's routes are under /v1/."))

@@ -1,5 +1,5 @@
 """The /v1/vector_envs/ API: batched vector environments. Each action validates
-its body, calls one function of ``envs/vector.py`` and returns what it gives."""
+its body, calls one service or selector and returns what it gives."""
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -7,8 +7,12 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from . import vector
+from . import selectors
 from .access import OwnedInstanceViews
+from .http import dispatch
+from .runtime import VECTOR
+from .services.episodes import action_sample
+from .services.instances import instance_close, instance_create
 from .serializers import (
     ResetRequest,
     ResetResponse,
@@ -22,7 +26,7 @@ from .serializers import (
     VectorStepRequest,
     VectorStepResponse,
 )
-from .views import BODY_ERRORS, CREATE_ERRORS, ERRORS, TIMEOUT, validated
+from .views import BODY_ERRORS, CREATE_ERRORS, ERRORS, TIMEOUT, operate, validated
 
 
 class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
@@ -36,7 +40,7 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
         responses={200: OpenApiResponse(OpenApiTypes.OBJECT, description="{instance_id: {env_id, num_envs}}")},
     )
     def list(self, request):
-        return Response(vector.vector_list_active(caller=request.caller))
+        return Response(selectors.vector_list_active(caller=request.caller))
 
     @extend_schema(
         summary="Create a vector instance",
@@ -45,16 +49,16 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     )
     def create(self, request):
         data = validated(VectorCreateRequest, request)
-        instance = vector.vector_create(**data, owner_id=request.caller.key_id)
+        instance = instance_create(kind=VECTOR, **data, owner_id=request.caller.key_id)
         return Response({"instance_id": str(instance.id), "num_envs": instance.num_envs}, status=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Describe a vector instance", responses={200: VectorInstanceResponse, **ERRORS})
     def retrieve(self, request, instance_id):
-        return Response(vector.vector_detail(instance_id=instance_id))
+        return Response(selectors.vector_detail(instance_id=instance_id))
 
     @extend_schema(summary="Close and remove a vector instance", responses={204: None, **ERRORS})
     def destroy(self, request, instance_id):
-        vector.vector_close(instance_id=instance_id)
+        instance_close(instance_id=instance_id, kind=VECTOR)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
     @extend_schema(
@@ -64,8 +68,7 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     )
     @action(detail=True, methods=["post"])
     def reset(self, request, instance_id):
-        data = validated(ResetRequest, request)
-        return Response(vector.vector_reset(instance_id=instance_id, **data))
+        return Response(operate(dispatch.VECTOR_RESET, request, instance_id))
 
     @extend_schema(
         summary="Step with one action per sub-environment",
@@ -74,25 +77,24 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     )
     @action(detail=True, methods=["post"])
     def step(self, request, instance_id):
-        data = validated(VectorStepRequest, request)
-        return Response(vector.vector_step(instance_id=instance_id, action=data["action"]))
+        return Response(operate(dispatch.VECTOR_STEP, request, instance_id))
 
     @extend_schema(summary="Describe the single and batched action spaces", responses={200: VectorSpaceResponse, **ERRORS})
     @action(detail=True, methods=["get"])
     def action_space(self, request, instance_id):
-        return Response(vector.vector_space_describe(instance_id=instance_id, which="action_space"))
+        return Response(selectors.vector_space_describe(instance_id=instance_id, which="action_space"))
 
     @extend_schema(
         summary="Describe the single and batched observation spaces", responses={200: VectorSpaceResponse, **ERRORS}
     )
     @action(detail=True, methods=["get"])
     def observation_space(self, request, instance_id):
-        return Response(vector.vector_space_describe(instance_id=instance_id, which="observation_space"))
+        return Response(selectors.vector_space_describe(instance_id=instance_id, which="observation_space"))
 
     @extend_schema(summary="Sample a random action per sub-environment", responses={200: VectorSampleResponse, **ERRORS})
     @action(detail=True, methods=["get"], url_path="action_space/sample")
     def action_space_sample(self, request, instance_id):
-        return Response({"action": vector.vector_action_sample(instance_id=instance_id)})
+        return Response({"action": action_sample(instance_id=instance_id, kind=VECTOR)})
 
     @extend_schema(
         summary="Recorded episodes of every sub-environment",
@@ -104,4 +106,4 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     def episodes(self, request, instance_id):
         query = VectorEpisodesQuery(data=request.query_params)
         query.is_valid(raise_exception=True)
-        return Response(vector.vector_episode_list(instance_id=instance_id, **query.validated_data))
+        return Response(selectors.vector_episode_list(instance_id=instance_id, **query.validated_data))

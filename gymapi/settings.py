@@ -45,8 +45,8 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    # daphne first, so that `runserver` serves ASGI (HTTP and WebSocket).
-    "daphne",
+    # First: its runserver (the production server with its lifespan) wins over staticfiles'.
+    "envs",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -58,7 +58,6 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "corsheaders",
-    "envs",
     "monitor",
 ]
 
@@ -100,6 +99,9 @@ DATABASES = {
     "default": dj_database_url.parse(
         os.getenv("DATABASE_URL", f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
         conn_max_age=envint("DB_CONN_MAX_AGE", "0"),
+        # A connection kept between requests (the fast path's workers keep theirs) is
+        # checked before it is used again: a database restarted meanwhile costs no error.
+        conn_health_checks=True,
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -194,28 +196,28 @@ GYMAPI_FLUSH_SECONDS = envfloat("GYMAPI_FLUSH_SECONDS", "5")
 # Episode records on (the default) or off: off, instances are still recorded
 # but their episodes are not (the benchmark's "recording off" row).
 GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
-# Cheap steps and resets answered on the event loop (envs/inline.py). Off, every
+# Cheap steps and resets answered on the event loop (envs/http/dispatch.py). Off, every
 # call is made in a thread: for environments that may hang, since a call on the
 # loop cannot be abandoned.
 GYMAPI_INLINE = envbool("GYMAPI_INLINE", "1")
-# Who writes the episode rows that answers decided on the event loop wait for,
-# in the production server (gymapi/serve.py): "inline", the loop itself, through
-# a sqlite3 connection of its own (envs/writer_inline.py; SQLite files only, the
-# default there); "process", a writer process of the server's
-# (envs/writer_process.py; the default elsewhere); or "thread", a thread of the
-# server's. Whatever the loop declines to write (it never waits for a lock) goes
-# to the process or the thread. Other servers and the tests use the thread.
+# Who writes the episode rows (envs/recording/writer.py): "loop", the server's
+# event loop itself (a SQLite file or PostgreSQL: the default there), or
+# "thread", a thread of the writer's own (any database).
 _SQLITE_FILE = DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3" and DATABASES["default"]["NAME"] not in (
     "", ":memory:"
 )
-_INLINE_WRITES = _SQLITE_FILE or DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
-GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "inline" if _INLINE_WRITES else "process")
-if GYMAPI_WRITER not in ("inline", "process", "thread"):
-    raise ImproperlyConfigured(f"GYMAPI_WRITER must be 'inline', 'process' or 'thread', not {GYMAPI_WRITER!r}")
-if GYMAPI_WRITER == "inline" and not _INLINE_WRITES:
-    raise ImproperlyConfigured(
-        "GYMAPI_WRITER=inline writes on a SQLite database file or PostgreSQL only: use 'process' or 'thread'"
-    )
+_LOOP_WRITES = _SQLITE_FILE or DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql"
+GYMAPI_WRITER = os.getenv("GYMAPI_WRITER", "loop" if _LOOP_WRITES else "thread")
+if GYMAPI_WRITER not in ("loop", "thread"):
+    raise ImproperlyConfigured(f"GYMAPI_WRITER must be 'loop' or 'thread', not {GYMAPI_WRITER!r}")
+if GYMAPI_WRITER == "loop" and not _LOOP_WRITES:
+    raise ImproperlyConfigured("GYMAPI_WRITER=loop writes on a SQLite database file or PostgreSQL only: use 'thread'")
+# Episode rows kept while the database cannot be reached, at most; past it steps and
+# resets are answered 503 until it is back. 0: no bound.
+GYMAPI_WRITER_BACKLOG = envint("GYMAPI_WRITER_BACKLOG", "100000")
+# PostgreSQL: commit the writer's rows without waiting for the WAL to reach the disk
+# (faster; a crash of the database host may lose the last rows answered for).
+GYMAPI_ASYNC_COMMIT = envbool("GYMAPI_ASYNC_COMMIT", "0")
 
 # Limits (README, Limits). Each 0 turns its limit off.
 # Environments held at once by this server: a single instance counts 1, a
@@ -234,7 +236,7 @@ GYMAPI_IDLE_SECONDS = envfloat("GYMAPI_IDLE_SECONDS", "3600")
 GYMAPI_REAP_INTERVAL = max(envfloat("GYMAPI_REAP_INTERVAL", "60"), 0.01)
 # A call into an environment made in a thread that runs longer than this is
 # abandoned and the instance marked broken. Calls made on the event loop
-# (envs/inline.py) cannot be: GYMAPI_INLINE=0 makes every call a thread's.
+# (envs/http/dispatch.py) cannot be: GYMAPI_INLINE=0 makes every call a thread's.
 GYMAPI_CALL_TIMEOUT = envfloat("GYMAPI_CALL_TIMEOUT", "60")
 
 # Who may do what (envs/access.py; README, Deployment for a team). Off, the

@@ -30,17 +30,19 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.conf import settings
 
 from envs import access
-from envs.errors import ApiError
+from envs.errors import ApiError, error_body
+from envs.events import SERVER_GROUP, instance_group, watchers
 from envs.rendering import viewer_frame
-from envs.services import live_get
+from envs.runtime import SINGLE
+from envs.services.instances import instance_get
 
-from .broadcast import SERVER_GROUP, instance_group, watchers
+from . import frames
 from .selectors import instance_overview
 
 
 def _live_for(caller, instance_id):
     access.check_instance(caller, instance_id)
-    return live_get(instance_id)
+    return instance_get(instance_id, SINGLE)
 
 
 class WatcherConsumer(AsyncJsonWebsocketConsumer):
@@ -91,8 +93,9 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
         raise NotImplementedError
 
     async def refuse(self, error):
-        await self.send_json({"type": "error", "detail": str(error.detail), "code": error.get_codes()})
-        await self.close(code=4000 + error.status_code)
+        status, body, _ = error_body(error)
+        await self.send_json({"type": "error", **body})
+        await self.close(code=4000 + status)
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         if not self.awaiting_auth:
@@ -112,18 +115,25 @@ class WatcherConsumer(AsyncJsonWebsocketConsumer):
         self.watch_key(key)
         await self.start()
 
-    async def join(self, group, **kwargs):
+    async def join(self, group):
         await self.channel_layer.group_add(group, self.channel_name)
         self.group = group
-        return watchers.join(group, **kwargs)
+        return self.count_in()
+
+    def count_in(self):
+        """Count this watcher in its group (``envs.events``); returns what the subclass needs."""
+        watchers.join(self.group)
+
+    def count_out(self):
+        watchers.leave(self.group)
 
     async def disconnect(self, code):
         for timer in (getattr(self, "auth_timer", None), getattr(self, "key_timer", None)):
             if timer is not None:
                 timer.cancel()
         if self.group is not None:
+            self.count_out()
             group, self.group = self.group, None
-            watchers.leave(group)
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def forward(self, message):
@@ -139,6 +149,14 @@ class InstanceConsumer(WatcherConsumer):
     """ws/envs/<id>/: one instance's frames and events."""
 
     ended = False
+    instance_id = None
+
+    def count_in(self):
+        # The instance's frame publisher runs while it has watchers (monitor/frames.py).
+        return frames.watch(self.instance_id)
+
+    def count_out(self):
+        frames.unwatch(self.instance_id)
 
     async def start(self):
         try:
@@ -148,7 +166,8 @@ class InstanceConsumer(WatcherConsumer):
         await self.send_json(
             {"type": "instance", "instance_id": live.instance_id, "env_id": live.env_id, "render_mode": live.render_mode}
         )
-        started_publisher = await self.join(instance_group(live.instance_id), instance_id=live.instance_id)
+        self.instance_id = live.instance_id
+        started_publisher = await self.join(instance_group(live.instance_id))
         if live.closed:
             # Closed while this watcher was joining, maybe before anyone was
             # counted to tell: say so now (a duplicate "closed" is ignored).

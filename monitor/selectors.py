@@ -2,7 +2,7 @@
 
 from envs.access import ANYONE
 from envs.models import EnvInstance
-from envs.runtime import runtime
+from envs.runtime import SINGLE, runtime
 from envs.spaces import encode_float
 
 
@@ -10,7 +10,7 @@ def instance_overview(*, caller=ANYONE):
     """Every active instance live in this process that ``caller`` sees, oldest first, with its current episode."""
     overview = []
     for instance in EnvInstance.objects.active().visible_to(caller).order_by("created_at"):
-        live = runtime.get(instance.id)
+        live = runtime.get(instance.id, SINGLE)
         if live is None or live.closed:
             continue
         with live.lock:

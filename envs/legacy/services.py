@@ -16,8 +16,12 @@ from pathlib import Path
 from django.conf import settings
 from gymnasium.utils.save_video import capped_cubic_video_schedule
 
-from .. import registry, selectors, services
+from .. import registry, selectors
 from ..errors import ApiError
+from ..runtime import SINGLE
+from ..services.episodes import space_contains
+from ..services.instances import instance_create, instance_get
+from ..services.lifecycle import instances_close_all
 
 logger = logging.getLogger(__name__)
 
@@ -58,13 +62,13 @@ def env_create(*, env_id, render_mode=None, **fields):
         registry.resolve_env_id(env_id)  # before its render modes are looked up
         if RENDER_MODE in (registry.render_modes_of(env_id) or ()):
             render_mode = RENDER_MODE
-    return services.env_create(env_id=env_id, render_mode=render_mode, **fields)
+    return instance_create(kind=SINGLE, env_id=env_id, render_mode=render_mode, **fields)
 
 
 def server_shutdown():
     """Close every live instance (their episodes and videos are written), then
     stop this server process."""
-    services.instances_close_all()
+    instances_close_all()
     logger.warning("Shutting down: asked through POST /v1/shutdown/.")
     stop_process()
 
@@ -113,7 +117,7 @@ def action_contains(*, instance_id, x):
         value = json.loads(x)
     except ValueError:
         value = x
-    return services.space_contains(instance_id=instance_id, which="action_space", x=value)
+    return space_contains(instance_id=instance_id, kind=SINGLE, which="action_space", x=value)
 
 
 def observation_space_contains(*, instance_id, properties):
@@ -178,7 +182,7 @@ def monitor_start(*, instance_id, directory, force=False, resume=False, video_ca
     As the older monitor: a folder that already holds monitor files is cleared
     with ``force``, kept with ``resume``, and refused otherwise.
     """
-    live = services.live_get(instance_id)
+    live = instance_get(instance_id, SINGLE)
     folder, name = monitor_folder(directory)
     trigger = video_trigger(video_callable)
     for field, value in (("force", force), ("resume", resume)):
@@ -209,12 +213,12 @@ def monitor_start(*, instance_id, directory, force=False, resume=False, video_ca
 
 def monitor_close(*, instance_id):
     """Finish the instance's monitor: the video being recorded is written. Closing none is not an error."""
-    services.live_get(instance_id).stop_video()
+    instance_get(instance_id, SINGLE).stop_video()
 
 
 def monitor_files(*, instance_id):
     """The files in the folder of the instance's last monitor."""
-    live = services.live_get(instance_id)
+    live = instance_get(instance_id, SINGLE)
     folder = _monitor_folder_of(live)
     files = []
     if folder.is_dir():
@@ -236,7 +240,7 @@ def monitor_files(*, instance_id):
 
 def monitor_file(*, instance_id, name):
     """The path of one file of the instance's monitor folder, for downloading."""
-    live = services.live_get(instance_id)
+    live = instance_get(instance_id, SINGLE)
     folder = _monitor_folder_of(live)
     path = folder / name
     if not FILE_NAME.match(name) or not path.is_file() or path.resolve().parent != folder.resolve():

@@ -2,24 +2,24 @@
 service, and answers in the older API's shape. Errors are ``{"message": ...}``,
 status 400, as that API sent them."""
 
-import logging
-
 from django.conf import settings
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import FileResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import exceptions, status
+from rest_framework import status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import selectors, services
+from .. import selectors
 from ..access import OwnedInstanceViews
 from ..errors import InstanceGone, InstanceNotFound, error_body
+from ..http import dispatch
 from ..renderers import ORJSONRenderer
+from ..runtime import SINGLE
 from ..serializers import CreateRequest, ResetRequest, StepRequest
+from ..services.episodes import action_sample
+from ..services.instances import instance_close
 from ..views import validated
 from . import services as legacy
-
-logger = logging.getLogger(__name__)
 
 # Statuses kept as they are; every other client error is a 400, as the older API's were.
 KEPT_STATUSES = {403, 404, 405, 429}
@@ -34,12 +34,7 @@ def exception_handler(exc, context):
     if isinstance(exc, InstanceGone):
         reason = GONE_REASONS.get(exc.get_codes(), "gone")
         return Response({"message": f"Instance_id {instance_id} unknown ({reason})"}, status=400)
-    if isinstance(exc, Http404):
-        exc = exceptions.NotFound()
-    if not isinstance(exc, exceptions.APIException):
-        logger.exception("Unhandled error in %s", context.get("view"))
-        return Response({"message": "Internal server error."}, status=500)
-    status_code, body, headers = error_body(exc)
+    status_code, body, headers = error_body(exc, context.get("view"))
     if status_code < 500 and status_code not in KEPT_STATUSES:
         status_code = 400
     return Response({"message": body["detail"]}, status=status_code, headers=headers)
@@ -63,15 +58,16 @@ class EnvsView(LegacyView):
 
 class ResetView(LegacyView):
     def post(self, request, instance_id):
-        return Response(services.env_reset(instance_id=instance_id, **validated(ResetRequest, request)))
+        data = validated(ResetRequest, request)
+        return Response(dispatch.call(dispatch.RESET, instance_id, data, caller=request.caller).result())
 
 
 class StepView(LegacyView):
     def post(self, request, instance_id):
         # "render" asked the older server to draw a window; frames here are for
         # the monitor and the watching pages, so it is accepted and needs nothing.
-        action = validated(StepRequest, request)["action"]
-        return Response(services.env_step(instance_id=instance_id, action=action))
+        data = validated(StepRequest, request)
+        return Response(dispatch.call(dispatch.STEP, instance_id, data, caller=request.caller).result())
 
 
 class SpaceView(LegacyView):
@@ -83,7 +79,7 @@ class SpaceView(LegacyView):
 
 class ActionSampleView(LegacyView):
     def get(self, request, instance_id):
-        return Response({"action": services.action_sample(instance_id=instance_id)})
+        return Response({"action": action_sample(instance_id=instance_id, kind=SINGLE)})
 
 
 class ActionContainsView(LegacyView):
@@ -99,7 +95,7 @@ class ObservationContainsView(LegacyView):
 
 class CloseView(LegacyView):
     def post(self, request, instance_id):
-        services.env_close(instance_id=instance_id)
+        instance_close(instance_id=instance_id, kind=SINGLE)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

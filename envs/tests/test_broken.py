@@ -14,11 +14,12 @@ from channels.testing import WebsocketCommunicator
 from django.db import connections
 from rest_framework.test import APIClient
 
-from envs import inline, services
 from envs.errors import EnvBroken
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.runtime import runtime
+from envs.services.instances import end_broken
 
+from . import drive
 from .faulty_envs import HangingEnv, SlowToBuildEnv, reset_events
 from .test_fastpath import JSON, call
 from .test_ws_step import Socket
@@ -57,7 +58,7 @@ def assert_broken(api, instance_id, because):
     instance = EnvInstance.objects.get(pk=instance_id)
     assert instance.status == InstanceStatus.BROKEN and because in instance.status_reason
     assert instance.closed_at is not None
-    assert runtime.get(instance_id) is None and runtime.get_vector(instance_id) is None
+    assert runtime.get(instance_id) is None
     route = "vector_envs" if instance.num_envs else "envs"
     for response in (api.get(f"/v1/{route}/{instance_id}/"), api.post(f"/v1/{route}/{instance_id}/reset/", {})):
         assert response.status_code == 410
@@ -129,21 +130,20 @@ def test_it_keeps_serving_the_other_instances(api, make_instance):
     assert EnvInstance.objects.get(pk=healthy).status == InstanceStatus.ACTIVE
 
 
-def test_a_break_on_the_event_loop_hands_back_its_closing_and_touches_no_database(api, make_instance):
+def test_a_break_on_the_event_loop_hands_back_the_instance_to_end_and_touches_no_database(api, make_instance, cheap_calls):
     instance_id = make_instance(FRAGILE, reset=True)
-    assert inline.call("step", instance_id, action=0) is None  # its first call here goes to a thread
-    services.env_step(instance_id=instance_id, action=0)
+    assert drive.step_on_loop(instance_id, 0) is None  # its first step goes to a thread
+    drive.step(instance_id, 0)
 
     async def break_it_on_a_loop():  # any query here would raise SynchronousOnlyOperation
-        assert inline.call("step", instance_id, action=0)[0]["reward"] == 1.0  # answered on the loop
-        with pytest.raises(EnvBroken) as raised:
-            inline.call("step", instance_id, action=1)
-        return raised.value
+        assert drive.step_on_loop(instance_id, 0).body["reward"] == 1.0  # answered on the loop
+        return drive.step_on_loop(instance_id, 1)
 
-    error = asyncio.run(break_it_on_a_loop())
+    outcome = asyncio.run(break_it_on_a_loop())
+    assert isinstance(outcome.error, EnvBroken) and outcome.broken is runtime.get(instance_id)
     assert EnvInstance.objects.get(pk=instance_id).status == InstanceStatus.ACTIVE
     assert api.get(f"/v1/envs/{instance_id}/").json()["code"] == "instance_broken"  # 410 from memory meanwhile
-    error.write()
+    end_broken(outcome.broken)
     assert_broken(api, instance_id, "physics exploded")
 
 
@@ -153,7 +153,7 @@ async def test_the_fast_path_breaks_it_before_answering(settings, on_the_loop):
     from gymapi.asgi import http_app
 
     settings.GYMAPI_INLINE = on_the_loop
-    instance_id = str((await sync_to_async(services.env_create)(env_id=FRAGILE)).id)
+    instance_id = await sync_to_async(drive.create)(FRAGILE)
     path = f"/v1/envs/{instance_id}"
     assert (await call(http_app, "POST", f"{path}/reset/", b"{}", JSON))[0] == 200
     assert (await call(http_app, "POST", f"{path}/step/", b'{"action": 0}', JSON))[0] == 200
@@ -167,7 +167,7 @@ async def test_the_fast_path_breaks_it_before_answering(settings, on_the_loop):
 
 @pytest.mark.asyncio
 async def test_the_step_socket_answers_the_break_and_then_410_keeping_the_socket_open():
-    instance_id = str((await sync_to_async(services.env_create)(env_id=FRAGILE)).id)
+    instance_id = await sync_to_async(drive.create)(FRAGILE)
     async with Socket(f"/ws/envs/{instance_id}/step/") as socket:
         await socket.ask({"op": "reset"})
         await socket.ask({"op": "step", "action": 0})
@@ -187,10 +187,10 @@ async def test_watchers_are_told_it_broke():
     assert (await watcher.connect(timeout=10))[0]
     try:
         assert (await watcher.receive_json_from(10))["type"] == "instances"
-        instance_id = str((await sync_to_async(services.env_create)(env_id=FRAGILE)).id)
-        await sync_to_async(services.env_reset)(instance_id=instance_id)
+        instance_id = await sync_to_async(drive.create)(FRAGILE)
+        await sync_to_async(drive.reset)(instance_id)
         with pytest.raises(EnvBroken):
-            await sync_to_async(services.env_step)(instance_id=instance_id, action=1)
+            await sync_to_async(drive.step)(instance_id, 1)
         events = [await watcher.receive_json_from(10) for _ in range(2)]
         assert events == [
             {**events[0], "type": "created", "instance_id": instance_id},
@@ -235,13 +235,16 @@ def test_other_instances_are_served_while_one_hangs(api, make_instance, settings
 
 
 @pytest.mark.asyncio
-async def test_the_fast_path_abandons_a_hung_call_with_inline_calls_off(settings, hanging):
-    # A call made on the event loop cannot be abandoned: GYMAPI_INLINE=0 makes every call a thread's.
+@pytest.mark.parametrize("inline_calls", [True, False])
+async def test_the_fast_path_abandons_a_step_that_hangs_before_it_was_measured(settings, hanging, inline_calls):
+    # A call made on the event loop cannot be abandoned: an operation runs there only once it
+    # was measured cheap in a thread (a huge ALE frameskip would hang its very first step), and
+    # GYMAPI_INLINE=0 makes every call a thread's.
     from gymapi.asgi import http_app
 
-    settings.GYMAPI_INLINE = False
+    settings.GYMAPI_INLINE = inline_calls
     settings.GYMAPI_CALL_TIMEOUT = 0.05
-    instance_id = str((await sync_to_async(services.env_create)(env_id="gymapi-test/Hanging-v0")).id)
+    instance_id = await sync_to_async(drive.create)("gymapi-test/Hanging-v0")
     path = f"/v1/envs/{instance_id}"
     assert (await call(http_app, "POST", f"{path}/reset/", b"{}", JSON))[0] == 200
     status, _, content = await call(http_app, "POST", f"{path}/step/", b'{"action": 1}', JSON)
@@ -253,7 +256,7 @@ async def test_the_fast_path_abandons_a_hung_call_with_inline_calls_off(settings
 async def test_the_step_socket_abandons_a_hung_call_and_stays_open(settings, hanging):
     settings.GYMAPI_INLINE = False
     settings.GYMAPI_CALL_TIMEOUT = 0.05
-    instance_id = str((await sync_to_async(services.env_create)(env_id="gymapi-test/Hanging-v0")).id)
+    instance_id = await sync_to_async(drive.create)("gymapi-test/Hanging-v0")
     async with Socket("/ws/step/") as socket:
         await socket.ask({"op": "reset", "instance_id": instance_id})
         hung = await socket.ask({"op": "step", "action": 1, "instance_id": instance_id})

@@ -84,7 +84,7 @@ class TestDjango:
 @pytest.fixture
 def apps(cors):
     """The fast path built under these settings (it reads them when built), and Django alone."""
-    from envs.fastpath import FastPath
+    from envs.http.fastpath import FastPath
     from gymapi.asgi import http_app
 
     from .test_keys_asgi import Counting

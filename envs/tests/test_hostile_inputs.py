@@ -21,7 +21,7 @@ from django.conf import settings
 from rest_framework.test import APIClient
 
 from envs.models import EnvInstance, Episode
-from envs.runtime import runtime
+from envs.runtime import SINGLE, VECTOR, runtime
 
 BIG = settings.DATA_UPLOAD_MAX_MEMORY_SIZE + 1
 DEEP = "[" * 10_000 + "]" * 10_000  # 10k levels
@@ -233,7 +233,7 @@ def database_rows():
 
 def live_state(client, world):
     """What clients see of the live instances (their counters), and what the runtime holds."""
-    state = {"live": sorted(runtime.ids()), "vectors": sorted(runtime.vector_ids())}
+    state = {"live": sorted(runtime.ids(SINGLE)), "vectors": sorted(runtime.ids(VECTOR))}
     for name in ("cart", "pend"):
         state[name] = client("GET", f"/v1/envs/{world[name]}/", None)
     vector = client("GET", f"/v1/vector_envs/{world['vec']}/", None)

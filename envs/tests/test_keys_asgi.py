@@ -1,5 +1,5 @@
 """Keys and ownership on the served ASGI application: the fast path (envs/fastpath.py)
-and the calls it answers on the event loop (envs/inline.py) keep the rules Django keeps.
+and the calls it answers on the event loop (envs/http/dispatch.py) keep the rules Django keeps.
 
 The fast path answers a step or reset only when its Bearer key is fresh in the
 key cache; anything else (no key, a key to look up, a revoked one) goes to
@@ -13,10 +13,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from django.utils import timezone
 
-from envs import access, inline
+from envs import access
+from envs.http import dispatch
 from envs.models import ApiKey
 from envs.runtime import runtime
 
+from . import drive
 from .keyed import keys_on, new_key  # noqa: F401 (fixtures)
 from .test_fastpath import call, normalized
 
@@ -37,7 +39,7 @@ class Counting:
 @pytest.fixture
 def served():
     """(fast path in front of a counting Django, the Django app alone)."""
-    from envs.fastpath import FastPath
+    from envs.http.fastpath import FastPath
     from gymapi.asgi import http_app
 
     django = Counting(http_app.app)
@@ -125,7 +127,7 @@ async def test_another_keys_vector_instance_is_an_unknown_id_on_the_fast_path(ke
     theirs = await call(fast, "POST", f"/v1/vector_envs/{instance_id}/step/", b'{"action": [0, 1]}', headers_for(bob))
     none = await call(fast, "POST", f"/v1/vector_envs/{unknown}/step/", b'{"action": [0, 1]}', headers_for(bob))
     assert theirs[0] == 404 and normalized(theirs, instance_id) == normalized(none, unknown)
-    assert runtime.get_vector(instance_id).steps == 0
+    assert runtime.get(instance_id).steps == 0
     assert (await post(fast, f"/v1/vector_envs/{instance_id}/step/", b'{"action": [0, 1]}', alice))[0] == 200
 
 
@@ -143,15 +145,17 @@ async def test_a_revoked_key_is_refused_once_its_cache_entry_is_stale(keys_on, k
     assert runtime.get(instance_id).episode_steps == 1
 
 
-async def test_the_event_loop_path_checks_the_owner_without_the_database(keys_on, keys):
+async def test_the_event_loop_path_checks_the_owner_without_the_database(keys_on, keys, cheap_calls):
     alice = await keys("alice")
     instance_id = await created(alice)
     owner = access.key_caller(await sync_to_async(lambda: ApiKey.objects.get(name="alice").id)())
-    inline.call("step", instance_id, caller=owner, action=0)  # the first call of the loop goes to a thread
+    await sync_to_async(drive.step)(instance_id, 0)  # an operation runs on the loop once measured in a thread
+    steps = runtime.get(instance_id).episode_steps
     # On the loop itself, where a database query would raise SynchronousOnlyOperation:
-    assert inline.call("step", instance_id, caller=access.key_caller(owner.key_id + 1), action=0) is None
-    body, _ = inline.call("step", instance_id, caller=owner, action=0)
-    assert body["reward"] == 1.0 and runtime.get(instance_id).episode_steps == 1
+    stranger = access.key_caller(owner.key_id + 1)
+    assert dispatch.call_on_loop(dispatch.STEP, instance_id, {"action": 0}, caller=stranger) is None
+    outcome = dispatch.call_on_loop(dispatch.STEP, instance_id, {"action": 0}, caller=owner)
+    assert outcome.body["reward"] == 1.0 and runtime.get(instance_id).episode_steps == steps + 1
 
 
 async def test_keys_off_the_fast_path_answers_without_django_and_ignores_any_key(served):

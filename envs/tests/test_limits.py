@@ -13,11 +13,11 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
-from envs import services
-from envs.fastpath import FastPath
+from envs.http.fastpath import FastPath
 from envs.models import EnvInstance
 from envs.runtime import runtime
 
+from . import drive
 from .faulty_envs import SlowToBuildEnv, reset_events
 from .test_broken import in_a_thread
 from .test_fastpath import JSON, call
@@ -129,7 +129,7 @@ async def test_the_fast_path_hands_an_oversized_step_to_django_for_its_413(setti
 
     settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 200
     app = FastPath(http_app.app)  # reads the limit when built, as the server's does at start-up
-    instance_id = str((await sync_to_async(services.env_create)(env_id="CartPole-v1")).id)
+    instance_id = await sync_to_async(drive.create)("CartPole-v1")
     assert (await call(app, "POST", f"/v1/envs/{instance_id}/reset/", b"{}", JSON))[0] == 200
     body = json.dumps({"action": 0, "padding": "x" * 300}).encode()
     status, _, content = await call(app, "POST", f"/v1/envs/{instance_id}/step/", body, JSON)

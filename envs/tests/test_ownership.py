@@ -10,10 +10,12 @@ import uuid
 
 import pytest
 
-from envs import access, inline
+from envs import access
+from envs.http import dispatch
 from envs.models import EnvInstance, Episode
 from envs.runtime import runtime
 
+from . import drive
 from .keyed import alice, bob, client_with, create, key_id, keys_on  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +95,7 @@ def test_another_keys_vector_instance_is_an_unknown_id_on_every_route(keys_on, a
     instance_id = create(owner, "/v1/vector_envs/", seed=1)
     owner.post(f"/v1/vector_envs/{instance_id}/reset/", {})
     assert_like_unknown(client_with(bob), method, "/v1/vector_envs/" + route, instance_id)
-    assert runtime.get_vector(instance_id).steps == 0
+    assert runtime.get(instance_id).steps == 0
     assert owner.post(f"/v1/vector_envs/{instance_id}/step/", {"action": [0, 1]}).status_code == 200
 
 
@@ -136,17 +138,16 @@ def test_an_instance_records_its_owner(keys_on, alice):
     assert runtime.get(instance_id).owner_id == key_id(alice)
 
 
-def test_the_event_loop_leaves_another_keys_instance_alone():
-    from envs import services
-
-    instance_id = str(services.env_create(env_id="CartPole-v1", owner_id=None).id)
-    assert inline.call("reset", instance_id) is None  # a first call goes to a thread
-    services.env_reset(instance_id=instance_id)
+def test_the_event_loop_leaves_another_keys_instance_alone(cheap_calls):
+    instance_id = drive.create("CartPole-v1", owner_id=None)
+    drive.reset(instance_id)
+    drive.step(instance_id, 0)  # an operation runs on the loop once measured in a thread
+    steps = runtime.get(instance_id).episode_steps
     stranger = access.key_caller(12345)
-    assert inline.call("step", instance_id, caller=stranger, action=0) is None  # to a thread, for its 404
-    assert runtime.get(instance_id).episode_steps == 0
-    body, _ = inline.call("step", instance_id, caller=access.ANYONE, action=0)
-    assert runtime.get(instance_id).episode_steps == 1 and body["reward"] == 1.0
+    assert dispatch.call_on_loop(dispatch.STEP, instance_id, {"action": 0}, caller=stranger) is None  # its 404: a thread's
+    assert runtime.get(instance_id).episode_steps == steps
+    outcome = dispatch.call_on_loop(dispatch.STEP, instance_id, {"action": 0}, caller=access.ANYONE)
+    assert runtime.get(instance_id).episode_steps == steps + 1 and outcome.body["reward"] == 1.0
 
 
 # --- the cap ------------------------------------------------------------------------
@@ -162,14 +163,14 @@ def test_a_key_at_its_cap_gets_a_429_and_nothing_is_created(capped, alice, bob):
     owner = client_with(alice)
     first = create(owner)
     create(owner, "/v1/vector_envs/")  # a vector instance counts one
-    live_before = set(runtime.ids()) | set(runtime.vector_ids())
+    live_before = set(runtime.ids())
     for path in ("/v1/envs/", "/v1/vector_envs/"):
         response = owner.post(path, {"env_id": "CartPole-v1", "num_envs": 2})
         assert response.status_code == 429, response.content
         assert response.json()["code"] == "key_instance_cap"
         assert "GYMAPI_MAX_INSTANCES_PER_KEY=2" in response.json()["detail"]
     assert EnvInstance.objects.count() == 2
-    assert set(runtime.ids()) | set(runtime.vector_ids()) == live_before
+    assert set(runtime.ids()) == live_before
     create(client_with(bob))  # another key has its own count
     assert owner.delete(f"/v1/envs/{first}/").status_code == 204
     create(owner)  # a closed instance no longer counts
@@ -230,6 +231,7 @@ def test_episodes_of_another_key_stay_hidden_after_the_instance_is_closed(keys_o
     owner = client_with(alice)
     instance_id = create(owner, seed=1)
     owner.post(f"/v1/envs/{instance_id}/reset/", {})
+    owner.post(f"/v1/envs/{instance_id}/step/", {"action": 0})
     owner.delete(f"/v1/envs/{instance_id}/")
     assert Episode.objects.filter(instance_id=instance_id).exists()
     assert client_with(bob).get(f"/v1/envs/{instance_id}/episodes/").status_code == 404

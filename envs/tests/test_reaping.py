@@ -15,7 +15,10 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.core.management import call_command
 
-from envs import processes, reaping, services
+from envs import processes
+from envs.services import lifecycle as reaping
+
+from . import drive
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.runtime import runtime
 
@@ -133,7 +136,7 @@ async def test_watchers_are_told_it_was_reaped():
     assert (await watcher.connect(timeout=10))[0]
     try:
         assert (await watcher.receive_json_from(10))["type"] == "instances"
-        instance_id = str((await sync_to_async(services.env_create)(env_id="CartPole-v1")).id)
+        instance_id = await sync_to_async(drive.create)("CartPole-v1")
         assert (await watcher.receive_json_from(10))["type"] == "created"
         untouched_for(instance_id, 3601)
         assert await sync_to_async(reaping.reap)() == 1
@@ -151,12 +154,6 @@ def test_the_servers_reaper_sweeps_every_GYMAPI_REAP_INTERVAL(make_instance):
     finally:
         reaper.stop()
     assert EnvInstance.objects.get(pk=instance_id).status == InstanceStatus.REAPED
-
-
-def test_the_server_starts_its_reaper():
-    from gymapi import asgi  # noqa: F401  (importing it starts the server's machinery)
-
-    assert reaping._reaper is not None and reaping._reaper._thread.is_alive()
 
 
 # --- manage.py reap ----------------------------------------------------------------

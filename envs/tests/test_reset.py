@@ -92,10 +92,16 @@ def test_it_turns_options_the_environment_rejects_into_a_400(api, make_instance)
     assert api.get(f"/v1/envs/{instance_id}/").json()["episodes"] == 0
 
 
+def step(api, instance_id):
+    assert api.post(f"/v1/envs/{instance_id}/step/", {"action": 0}).status_code == 200
+
+
 def test_it_records_an_episode_per_reset_with_its_number_and_seed(api, make_instance):
     instance_id = make_instance()
     reset(api, instance_id, {"seed": 3})
+    step(api, instance_id)
     reset(api, instance_id)
+    step(api, instance_id)
     reset(api, instance_id, {"seed": 9})
     # Rows are written as episodes end; the running one is shown from memory.
     episodes = list(Episode.objects.filter(instance_id=instance_id).values_list("number", "seed"))
@@ -106,10 +112,23 @@ def test_it_records_an_episode_per_reset_with_its_number_and_seed(api, make_inst
     ]
 
 
+def test_a_reset_storm_writes_no_row_for_episodes_that_took_no_step(api, make_instance):
+    instance_id = make_instance()
+    for _ in range(50):
+        reset(api, instance_id)
+    step(api, instance_id)
+    reset(api, instance_id)
+    # Only the episode that took a step has a row; the others are counted, not written.
+    assert list(Episode.objects.filter(instance_id=instance_id).values_list("number", "steps")) == [(50, 1)]
+    assert api.get(f"/v1/envs/{instance_id}/").json()["episodes"] == 51
+
+
 def test_it_records_the_creation_seed_on_the_first_episode(api, make_instance):
     instance_id = make_instance(seed=7)
     reset(api, instance_id)
+    step(api, instance_id)
     reset(api, instance_id)
+    step(api, instance_id)
     reset(api, instance_id)
     episodes = list(Episode.objects.filter(instance_id=instance_id).values_list("number", "seed"))
     assert episodes == [(1, 7), (2, None)]

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from envs.errors import EnvError, ResetNeeded
-from envs.runtime import Runtime
+from envs.runtime import SINGLE, VECTOR, Creation, Runtime
 
 
 class OverlapDetectingEnv(gym.Env):
@@ -64,7 +64,7 @@ def runtime():
 
 
 def test_it_serializes_calls_on_one_instance(runtime):
-    live = runtime.create("a", "gymapi-test/Overlap-v0")
+    live = runtime.create("a", Creation(SINGLE, "gymapi-test/Overlap-v0"))
     live.reset()
 
     def drive():
@@ -85,13 +85,13 @@ def test_it_serializes_calls_on_one_instance(runtime):
 
 
 def test_it_refuses_a_step_before_the_first_reset(runtime):
-    live = runtime.create("a", "gymapi-test/Overlap-v0")
+    live = runtime.create("a", Creation(SINGLE, "gymapi-test/Overlap-v0"))
     with pytest.raises(ResetNeeded):
         live.step(np.int64(0))
 
 
 def test_it_turns_an_environment_exception_into_an_env_error(runtime):
-    live = runtime.create("a", "gymapi-test/Raising-v0")
+    live = runtime.create("a", Creation(SINGLE, "gymapi-test/Raising-v0"))
     live.reset()
     with pytest.raises(EnvError, match="RuntimeError in step: physics exploded"):
         live.step(np.int64(0))
@@ -99,8 +99,8 @@ def test_it_turns_an_environment_exception_into_an_env_error(runtime):
 
 
 def test_it_uses_the_creation_seed_for_the_first_reset_only(runtime):
-    first = runtime.create("a", "CartPole-v1", seed=7)
-    second = runtime.create("b", "CartPole-v1", seed=7)
+    first = runtime.create("a", Creation(SINGLE, "CartPole-v1", seed=7))
+    second = runtime.create("b", Creation(SINGLE, "CartPole-v1", seed=7))
     observation_a, _ = first.reset()
     observation_b, _ = second.reset()
     assert np.array_equal(observation_a, observation_b)
@@ -110,7 +110,7 @@ def test_it_uses_the_creation_seed_for_the_first_reset_only(runtime):
 
 
 def test_a_first_reset_with_its_own_seed_spends_the_creation_seed(runtime):
-    live = runtime.create("a", "CartPole-v1", seed=7)
+    live = runtime.create("a", Creation(SINGLE, "CartPole-v1", seed=7))
     local = gym.make("CartPole-v1")
     live.reset(seed=5)
     local.reset(seed=5)
@@ -120,7 +120,16 @@ def test_a_first_reset_with_its_own_seed_spends_the_creation_seed(runtime):
 
 
 def test_it_forgets_and_closes_removed_instances(runtime):
-    live = runtime.create("a", "CartPole-v1")
+    live = runtime.create("a", Creation(SINGLE, "CartPole-v1"))
     assert runtime.get("a") is live
     assert runtime.remove("a") is live
     assert live.closed and runtime.get("a") is None and runtime.ids() == []
+
+
+def test_it_holds_single_and_vector_instances_in_one_table(runtime):
+    single = runtime.create("a", Creation(SINGLE, "CartPole-v1"))
+    vector = runtime.create("b", Creation(VECTOR, "CartPole-v1", num_envs=3))
+    assert runtime.get("a") is single and runtime.get("b") is vector
+    assert runtime.get("a", VECTOR) is None and runtime.get("b", SINGLE) is None
+    assert runtime.ids(SINGLE) == ["a"] and runtime.ids(VECTOR) == ["b"]
+    assert runtime.environment_count() == 4

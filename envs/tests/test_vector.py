@@ -11,9 +11,9 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from envs import services
+from envs.services import lifecycle
 from envs.models import EnvInstance, Episode, InstanceStatus
-from envs.runtime import runtime
+from envs.runtime import VECTOR, runtime
 from envs.spaces import build_space
 
 pytestmark = pytest.mark.django_db
@@ -98,7 +98,7 @@ def test_it_creates_a_vector_instance_and_records_it(api):
     instance = EnvInstance.objects.get(pk=body["instance_id"])
     assert (instance.env_id, instance.num_envs, instance.seed, instance.status) == ("CartPole-v1", 8, 3, "active")
     assert instance.max_episode_steps == 500
-    assert runtime.get_vector(body["instance_id"]).num_envs == 8
+    assert runtime.get(body["instance_id"]).num_envs == 8
 
 
 @pytest.mark.parametrize("num_envs", [0, -1, 257, 10_000, "4", 4.0, True, None, [4]])
@@ -109,7 +109,7 @@ def test_it_refuses_a_bad_num_envs_naming_the_field(api, num_envs):
     assert body["code"] == "invalid"
     assert "num_envs" in body["fields"]
     assert not EnvInstance.objects.exists()
-    assert runtime.vector_ids() == []
+    assert runtime.ids(VECTOR) == []
 
 
 def test_it_refuses_more_than_256_saying_so(api):
@@ -140,7 +140,7 @@ def test_it_refuses_bad_fields_and_creates_nothing(api, fields, field):
     assert response.status_code == 400, response.content
     assert field in response.json()["fields"]
     assert not EnvInstance.objects.exists()
-    assert runtime.vector_ids() == []
+    assert runtime.ids(VECTOR) == []
 
 
 def test_it_passes_kwargs_and_max_episode_steps_to_every_sub_env(api, make_vector):
@@ -255,7 +255,7 @@ def test_it_refuses_a_wrong_action_naming_the_space_and_leaves_the_envs_untouche
     assert body["code"] == "invalid_action"
     assert field in body["fields"]
     assert words in body["detail"]
-    assert runtime.get_vector(instance_id).steps == 0
+    assert runtime.get(instance_id).steps == 0
     assert_same_step(step(api, instance_id, [1, 0, 1, 0]), reference.step(np.array([1, 0, 1, 0])))
 
 
@@ -269,7 +269,7 @@ def test_it_refuses_a_wrong_box_action_naming_the_box(api, make_vector, action, 
     assert response.status_code == 400
     assert field in response.json()["fields"]
     assert "Box(-2.0, 2.0, (1,), float32)" in response.json()["detail"]
-    assert runtime.get_vector(instance_id).steps == 0
+    assert runtime.get(instance_id).steps == 0
 
 
 @pytest.mark.parametrize("body", [{}, {"action": None}, {"actions": [0, 0, 0, 0]}, None, [0, 0, 0, 0], "x"])
@@ -278,7 +278,7 @@ def test_it_refuses_a_step_body_without_an_action(api, make_vector, body):
     response = api.post(f"{URL}{instance_id}/step/", body)
     assert response.status_code == 400
     assert response.json()["code"] == "invalid"
-    assert runtime.get_vector(instance_id).steps == 0
+    assert runtime.get(instance_id).steps == 0
 
 
 def test_it_refuses_unreadable_json_and_changes_nothing(api, make_vector):
@@ -286,7 +286,7 @@ def test_it_refuses_unreadable_json_and_changes_nothing(api, make_vector):
     response = api.generic("POST", f"{URL}{instance_id}/step/", b'{"action": [0, 0,', content_type="application/json")
     assert response.status_code == 400
     assert response.json()["code"] == "parse_error"
-    assert runtime.get_vector(instance_id).steps == 0
+    assert runtime.get(instance_id).steps == 0
 
 
 # --- recording ---------------------------------------------------------------------------
@@ -339,7 +339,7 @@ def test_it_records_the_episodes_a_reset_interrupts(api, make_vector, batched_wr
     api.post(f"{URL}{instance_id}/reset/", {})
     rows = Episode.objects.filter(instance_id=instance_id).order_by("sub_env")
     assert [(e.sub_env, e.number, e.steps, e.outcome) for e in rows] == [(i, 1, 4, "interrupted") for i in range(3)]
-    assert runtime.get_vector(instance_id).episode_numbers.tolist() == [2, 2, 2]
+    assert runtime.get(instance_id).episode_numbers.tolist() == [2, 2, 2]
 
 
 def test_it_records_nothing_with_recording_off(api, make_vector, settings):
@@ -347,7 +347,7 @@ def test_it_records_nothing_with_recording_off(api, make_vector, settings):
     instance_id = make_vector(num_envs=4, reset={"seed": 0})
     for _ in range(20):
         step(api, instance_id, [0] * 4)
-    assert runtime.get_vector(instance_id).finished == []
+    assert runtime.get(instance_id).finished == []
     api.delete(f"{URL}{instance_id}/")
     assert not Episode.objects.exists()
 
@@ -390,7 +390,7 @@ def test_it_describes_an_instance_with_its_spaces_and_episodes(api, make_vector)
     assert (body["env_id"], body["num_envs"], body["status"], body["seed"]) == ("CartPole-v1", 4, "active", 1)
     assert (body["vectorization_mode"], body["autoreset_mode"]) == ("vector_entry_point", "NextStep")
     assert body["steps"] == 15 and body["needs_reset"] is False
-    live = runtime.get_vector(instance_id)
+    live = runtime.get(instance_id)
     assert body["sub_envs"] == live.running_episodes()
     assert body["episodes"] == sum(live.episode_numbers.tolist()) > 4
     assert body["single_action_space"] == {"name": "Discrete", "n": 2, "start": 0, "dtype": "int64"}
@@ -436,7 +436,7 @@ def test_it_closes_an_instance_and_records_its_running_episodes(api, make_vector
     assert api.delete(f"{URL}{instance_id}/").status_code == 204
     instance = EnvInstance.objects.get(pk=instance_id)
     assert instance.status == InstanceStatus.CLOSED and instance.closed_at is not None
-    assert runtime.get_vector(instance_id) is None
+    assert runtime.get(instance_id) is None
     assert [(e.sub_env, e.steps, e.outcome) for e in instance.episodes.order_by("sub_env")] == [
         (0, 1, "interrupted"),
         (1, 1, "interrupted"),
@@ -480,7 +480,7 @@ def test_a_single_id_is_a_clear_404_on_vector_routes(api, make_instance):
 def test_start_up_marks_vectors_of_a_previous_process_lost_and_keeps_live_ones(api, make_vector):
     live_id = make_vector()
     gone = EnvInstance.objects.create(env_id="CartPole-v1", num_envs=4)  # recorded active, not live here
-    assert services.instances_mark_lost() == 1
+    assert lifecycle.instances_mark_lost() == 1
     gone.refresh_from_db()
     assert gone.status == InstanceStatus.LOST
     assert EnvInstance.objects.get(pk=live_id).status == InstanceStatus.ACTIVE
@@ -544,5 +544,5 @@ async def test_the_fast_path_answers_vector_step_and_reset_as_django_does():
         assert answers["fast"] == answers["django"], (path, body)
     assert answers["fast"][0] == 200
     for instance_id in ids.values():
-        await database_sync_to_async(runtime.remove_vector)(instance_id)
+        await database_sync_to_async(runtime.remove)(instance_id)
     await asyncio.sleep(0)

@@ -13,8 +13,12 @@ import pytest
 from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 
-from envs import binary, services
+from envs import binary
 from envs.models import EnvInstance, Episode, InstanceStatus
+from envs.runtime import SINGLE
+from envs.services.instances import instance_close
+
+from . import drive
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -52,8 +56,7 @@ class Socket:
 
 
 async def create(env_id="CartPole-v1", **fields):
-    instance = await sync_to_async(services.env_create)(env_id=env_id, **fields)
-    return str(instance.id)
+    return await sync_to_async(drive.create)(env_id, **fields)
 
 
 async def test_it_answers_reset_and_step_with_the_rest_bodies_and_in_process_values():
@@ -146,7 +149,7 @@ async def test_a_socket_for_an_unknown_or_closed_instance_says_why_and_closes():
         assert error["status"] == 404 and error["code"] == "instance_not_found"
         assert (await socket.communicator.receive_output(10)) == {"type": "websocket.close", "code": 4404}
     instance_id = await create()
-    await sync_to_async(services.env_close)(instance_id=instance_id)
+    await sync_to_async(instance_close)(instance_id=instance_id, kind=SINGLE)
     async with Socket(f"/ws/envs/{instance_id}/step/") as socket:
         assert (await socket.answer())["status"] == 410
 

@@ -17,10 +17,11 @@ from asgiref.sync import sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.utils import timezone
 
-from envs import access, binary, services
+from envs import access, binary
 from envs.models import ApiKey, EnvInstance
 from envs.runtime import runtime
 
+from . import drive
 from .keyed import keys_on, new_key  # noqa: F401 (fixtures)
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -140,15 +141,14 @@ async def test_a_socket_drives_its_keys_instances_only(keys_on, keys, sockets):
 
 async def test_a_bound_socket_on_another_keys_instance_is_closed_as_for_an_unknown_one(keys_on, keys, sockets):
     alice, bob = await keys("alice"), await keys("bob")
-    instance = await sync_to_async(services.env_create)(
-        env_id="CartPole-v1", owner_id=await sync_to_async(lambda: ApiKey.objects.get(name="alice").id)()
-    )
+    owner_id = await sync_to_async(lambda: ApiKey.objects.get(name="alice").id)()
+    mine = await sync_to_async(drive.create)("CartPole-v1", owner_id=owner_id)
     answers = []
-    for instance_id in (str(instance.id), str(uuid.uuid4())):
+    for instance_id in (mine, str(uuid.uuid4())):
         socket = await sockets(f"/ws/envs/{instance_id}/step/?key={bob}")
         answers.append((re.sub(instance_id, "<id>", json.dumps(await socket.answer())), await socket.closed_with()))
     assert answers[0] == answers[1] and answers[0][1] == 4404
-    owner = await sockets(f"/ws/envs/{instance.id}/step/?key={alice}")
+    owner = await sockets(f"/ws/envs/{mine}/step/?key={alice}")
     assert set(await owner.ask({"op": "reset"})) == {"observation", "info"}
 
 

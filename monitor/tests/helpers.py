@@ -5,12 +5,29 @@ import io
 from channels.db import database_sync_to_async
 from PIL import Image
 
-from envs import services
+from envs.http import dispatch
+from envs.runtime import SINGLE
+from envs.services.instances import instance_close, instance_create
 
-create = database_sync_to_async(services.env_create)
-reset = database_sync_to_async(services.env_reset)
-step = database_sync_to_async(services.env_step)
-close = database_sync_to_async(services.env_close)
+
+@database_sync_to_async
+def create(**fields):
+    return instance_create(kind=SINGLE, **fields)
+
+
+@database_sync_to_async
+def reset(*, instance_id, **fields):
+    return dispatch.call(dispatch.RESET, str(instance_id), fields).result()
+
+
+@database_sync_to_async
+def step(*, instance_id, action):
+    return dispatch.call(dispatch.STEP, str(instance_id), {"action": action}).result()
+
+
+@database_sync_to_async
+def close(*, instance_id):
+    instance_close(instance_id=instance_id, kind=SINGLE)
 
 
 async def new_instance(env_id="CartPole-v1", render_mode="rgb_array", *, reset_seed=1):

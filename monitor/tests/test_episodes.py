@@ -54,6 +54,7 @@ def test_it_keeps_answering_after_the_instance_is_closed(api, make_instance):
 def test_it_returns_the_latest_episodes_up_to_the_limit(api, make_instance):
     instance_id = make_instance(reset=True)
     for _ in range(4):
+        api.post(f"/v1/envs/{instance_id}/step/", {"action": 0})  # an episode that took no step is not written
         api.post(f"/v1/envs/{instance_id}/reset/", {})
     body = api.get(f"/v1/envs/{instance_id}/episodes/?limit=2").json()
     assert body["count"] == 5

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from envs import rendering
-from envs.runtime import runtime
+from envs.runtime import SINGLE, Creation, runtime
 
 
 class Stream:
@@ -90,7 +90,7 @@ def test_it_keeps_stepping_while_a_viewer_reads_nothing_or_hangs_up(server):
 
 
 def live_cartpole():
-    live = runtime.create(uuid.uuid4(), "CartPole-v1", render_mode="rgb_array")
+    live = runtime.create(uuid.uuid4(), Creation(SINGLE, "CartPole-v1", render_mode="rgb_array"))
     live.reset(seed=1)
     return live
 

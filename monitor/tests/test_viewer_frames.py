@@ -7,13 +7,13 @@ import uuid
 from PIL import Image
 
 from envs.rendering import viewer_frame
-from envs.runtime import runtime
+from envs.runtime import SINGLE, Creation, runtime
 
 from .helpers import lock_held
 
 
 def live(render_mode="rgb_array", env_id="CartPole-v1"):
-    instance = runtime.create(uuid.uuid4(), env_id, render_mode=render_mode)
+    instance = runtime.create(uuid.uuid4(), Creation(SINGLE, env_id, render_mode=render_mode))
     instance.reset(seed=1)
     return instance
 

@@ -18,12 +18,12 @@ from channels.testing import WebsocketCommunicator
 from django.contrib.auth.models import User
 from django.test import Client
 
-from envs import services
+
 from envs import access
 from envs.access import keys
 from envs.models import ApiKey
 
-from .helpers import close, reset, step
+from .helpers import close, create, reset, step
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 
@@ -77,7 +77,7 @@ async def key(name):
 
 
 async def instance_of(owner_id, render_mode="rgb_array"):
-    instance = await sync_to_async(services.env_create)(env_id="CartPole-v1", render_mode=render_mode, owner_id=owner_id)
+    instance = await create(env_id="CartPole-v1", render_mode=render_mode, owner_id=owner_id)
     await reset(instance_id=instance.id, seed=1)
     return str(instance.id)
 

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from monitor.broadcast import instance_group, watchers
+from envs.events import instance_group, watchers
 
 from .helpers import close, image_of, new_instance, step
 

@@ -8,7 +8,7 @@ from channels.db import database_sync_to_async
 
 from envs.models import EnvInstance, InstanceStatus
 from envs.errors import InstanceGone
-from monitor.broadcast import SERVER_GROUP, watchers
+from envs.events import SERVER_GROUP, watchers
 
 from .helpers import close, new_instance, reset, step
 

@@ -2,7 +2,7 @@
 
 Environments live in the memory of the server process that created them, so
 when that process ends, every instance it still recorded as ``active`` is gone.
-The server marks them lost itself at start-up (``gymapi/asgi.py``); this
+The server marks them lost itself at start-up (``gymapi/lifecycle.py``); this
 command does the same from the command line, after a crash or before looking
 at the admin, without starting a server. Requests for a lost instance are
 answered 410; its recorded episodes are kept.
@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand
 
 from envs.models import EnvInstance
 from envs.runtime import runtime
-from envs.services import instances_mark_lost
+from envs.services.lifecycle import instances_mark_lost
 
 
 class Command(BaseCommand):

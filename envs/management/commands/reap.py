@@ -15,7 +15,7 @@ with no process (created before it was recorded) are left to ``mark_lost``.
 
 from django.core.management.base import BaseCommand
 
-from envs import reaping
+from envs.services import lifecycle
 
 
 class Command(BaseCommand):
@@ -32,11 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, **options):
         if dry_run:
-            count = reaping.mark_orphans(dry_run=True)
+            count = lifecycle.mark_orphans(dry_run=True)
             self.stdout.write(f"{count} instance(s) of ended server processes would be marked lost.")
             return
-        reaped = reaping.reap()
-        lost = reaping.mark_orphans()
+        reaped = lifecycle.reap()
+        lost = lifecycle.mark_orphans()
         self.stdout.write(
             self.style.SUCCESS(f"Reaped {reaped} idle instance(s); marked {lost} instance(s) of ended server processes lost.")
         )

@@ -1,22 +1,17 @@
-"""Live events for people watching, sent over the channel layer.
+"""Events for people watching: what services publish, sent over the channel layer.
 
 Two kinds of groups:
 
 - ``envs``: everyone watching the whole server (``ws/envs/``): instances
-  created, closed and lost, and episodes finished.
+  created, closed, lost, reaped and broken, and episodes finished.
 - ``env.<instance id>``: the watchers of one instance (``ws/envs/<id>/``): its
   frames and step events, its finished episodes, its closing.
 
-Watching costs nothing when nobody watches. The number of watchers of each
-group is counted here, in the process that holds the environments, and
-services look at that count before they build any message. Frames are not
-rendered on the step path at all: while an instance has watchers, one task
-per instance looks for a change at most ``GYMAPI_STREAM_FPS`` times a second
-and publishes the newest frame, skipping the steps in between.
-
-Services run in worker threads; their messages are handed to the event loop
-that serves the watchers and never awaited, so a slow or vanished viewer never
-holds up a step.
+Watching costs nothing when nobody watches: the watchers of each group are
+counted here (the monitor's consumers join and leave), and nothing is built
+for a group nobody watches. Messages are handed to the event loop that serves
+the watchers and never awaited, so a slow or vanished viewer never holds up a
+step. The monitor app subscribes to these groups; this module never imports it.
 """
 
 import asyncio
@@ -24,13 +19,9 @@ import logging
 import threading
 from collections import Counter
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
-from django.conf import settings
 
-from envs import rendering
-from envs.runtime import runtime
-from envs.spaces import encode_float
+from .spaces import encode_float
 
 logger = logging.getLogger(__name__)
 
@@ -42,45 +33,32 @@ def instance_group(instance_id):
 
 
 class Watchers:
-    """Who watches what in this process, the loop that serves them, and one
-    frame publisher per watched instance."""
+    """Who watches what in this process, and the loop that serves them."""
 
     def __init__(self):
         self._lock = threading.Lock()
         self._counts = Counter()
-        self._publishers = {}
         self.loop = None
 
     def count(self, group):
         return self._counts.get(group, 0)
 
-    def join(self, group, *, instance_id=None):
-        """A watcher joined ``group``; call from the event loop that serves it.
-
-        With ``instance_id``, makes sure the instance's frame publisher runs;
-        returns True when it started one, which sends the current frame first.
-        """
-        loop = asyncio.get_running_loop()
+    def join(self, group):
+        """A watcher joined ``group``; call from the event loop that serves it. Returns
+        whether it is the group's first."""
         with self._lock:
-            self.loop = loop
+            self.loop = asyncio.get_running_loop()
             self._counts[group] += 1
-            if instance_id is not None:
-                task = self._publishers.get(group)
-                if task is None or task.done():
-                    self._publishers[group] = loop.create_task(_publish_frames(str(instance_id)))
-                    return True
-        return False
+            return self._counts[group] == 1
 
     def leave(self, group):
-        """A watcher left ``group``; the last one out stops its publisher."""
+        """A watcher left ``group``; returns whether it was the last."""
         with self._lock:
             self._counts[group] -= 1
             if self._counts[group] > 0:
-                return
+                return False
             del self._counts[group]
-            task = self._publishers.pop(group, None)
-        if task is not None:
-            task.cancel()
+            return True
 
     def send(self, group, message):
         """Hand ``message`` to the channel layer without waiting for it; no-op when unwatched."""
@@ -102,44 +80,13 @@ def _log_failure(future):
 watchers = Watchers()
 
 
-async def _publish_frames(instance_id):
-    """While ``instance_id`` has watchers: publish its newest frame whenever it changed,
-    at most ``GYMAPI_STREAM_FPS`` times a second."""
-    group = instance_group(instance_id)
-    layer = get_channel_layer()
-    interval = 1.0 / settings.GYMAPI_STREAM_FPS
-    published = None
-    try:
-        while watchers.count(group):
-            live = runtime.get(instance_id)
-            if live is None or live.closed:
-                return
-            if live.version != published:
-                frame = await sync_to_async(rendering.viewer_frame, thread_sensitive=False)(live)
-                if frame is not None and frame.version != published:
-                    published = frame.version
-                    await layer.group_send(group, frame_message(instance_id, frame))
-            await asyncio.sleep(interval)
-    except asyncio.CancelledError:
-        raise
-    except Exception:
-        logger.exception("The frame publisher of %s stopped", instance_id)
-
-
-def frame_message(instance_id, frame):
-    return {"type": "instance.frame", "event": frame.event(instance_id), "image": frame.image}
-
-
-# --- what services publish --------------------------------------------------
-
-
 # Messages to the server's group carry the instance's "owner" (its key's id,
 # None without one) beside the event: each watcher of ws/envs/ forwards only
 # the events of instances it may see (monitor/consumers.py).
 
 
 def instance_created(instance):
-    """A new instance: the server's watchers add a tile for it."""
+    """A new instance (an ``EnvInstance``): the server's watchers add a tile for it."""
     watchers.send(
         SERVER_GROUP,
         {
@@ -157,7 +104,7 @@ def instance_created(instance):
 
 
 def instance_ended(instance_id, status, *, owner_id=None):
-    """An instance was closed or lost (``status``): its tile goes, its watchers are told.
+    """An instance was closed, lost, reaped or broke (``status``): its tile goes, its watchers are told.
 
     ``owner_id``: the instance's key; without it, only watchers who see everything hear of it.
     """
@@ -172,7 +119,7 @@ def instance_ended(instance_id, status, *, owner_id=None):
 
 
 def episode_finished(live):
-    """An episode ended (terminated, truncated, or interrupted by a reset).
+    """An episode of a single instance ended (terminated, truncated, or interrupted by a reset).
 
     Call with the instance's lock held, before anything changes its counters
     (a reset calls it before resetting).

@@ -27,49 +27,42 @@ instances: another key's id is the 404 of an unknown one. The key is checked
 again whenever its cache entry is stale, so a revoked key's socket is closed
 within GYMAPI_KEY_CACHE_SECONDS.
 
-Why a plain ASGI app and not a Channels consumer: a step message is the
-hottest path of the server, and a consumer adds a channel-layer subscription
-and a dispatch per message that the protocol does not need (nothing is sent
-to these sockets from elsewhere). Why a thread per socket: environment calls
-and the episode records they write are synchronous and may be slow (a MuJoCo
-step, an Atari frame), so they run off the event loop; one dedicated worker
-keeps a socket's calls in order.
+Steps and resets go through the one table of operations (http/dispatch.py),
+on the event loop when it allows, else in the socket's worker thread; every
+other op runs in that thread. Why a plain ASGI app and not a Channels
+consumer: a step message is the hottest path of the server, and a consumer
+adds a channel-layer subscription and a dispatch per message that the protocol
+does not need (nothing is sent to these sockets from elsewhere). Why one
+worker thread per socket: it keeps a socket's calls in order.
 """
 
 import asyncio
-import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 from django.conf import settings
-from django.db import close_old_connections, connections
-from rest_framework.exceptions import APIException, ValidationError
+from django.db import connections
+from rest_framework.exceptions import APIException
 
-from . import access, binary, inline, services
-from .errors import ApiError, InvalidInput, error_body
-from .serializers import CreateRequest, ResetRequest
-from .spaces import encode_value
-from .writer import writer
-
-logger = logging.getLogger(__name__)
+from .. import access, binary
+from ..errors import ApiError, InvalidInput, RouteNotFound, error_body
+from ..runtime import SINGLE
+from ..serializers import CreateRequest, StepMessage
+from ..services.episodes import action_sample
+from ..services.instances import instance_close, instance_create, instance_get
+from ..spaces import encode_value
+from . import dispatch
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
 # Trailing slashes optional, as on /v1.
 ROUTE = re.compile(r"^/ws/(?:step|envs/(?P<instance_id>[^/]+)/step)/?$")
-
-
-def _validated(serializer_class, message):
-    serializer = serializer_class(data={key: value for key, value in message.items() if key not in ("op", "id")})
-    serializer.is_valid(raise_exception=True)
-    return serializer.validated_data
+HOT = {"step": dispatch.STEP._replace(request=StepMessage), "reset": dispatch.RESET}
 
 
 class StepProtocol:
-    """The protocol of one socket, run in that socket's worker thread.
-
-    ``bound_id`` is the instance of ``ws/envs/<id>/step/`` (None on ``ws/step/``).
-    """
+    """The protocol of one socket. ``bound_id`` is the instance of ``ws/envs/<id>/step/``
+    (None on ``ws/step/``). Methods that may read the database run in the socket's worker."""
 
     def __init__(self, bound_id):
         self.bound_id = bound_id
@@ -111,57 +104,32 @@ class StepProtocol:
         """An error body (with ``status``) when the bound instance is not served, else None."""
         try:
             access.check_instance(self.caller, self.bound_id)
-            services.live_get(self.bound_id)
+            instance_get(self.bound_id, SINGLE)
         except ApiError as error:
             return self.error(error, None)
         return None
 
-    def handle(self, raw, as_binary):
-        """Decode one message, run its op, and return the answer (a dict)."""
+    async def answer(self, raw, as_binary, worker):
+        """The answer (a dict) to one message, on the event loop: steps and resets through
+        ``dispatch.answer``, every other op in ``worker``."""
         message = None
-        try:
-            message = self.decode(raw, as_binary)
-            answer = self.perform(message, binary.encode_value if as_binary else encode_value)
-        except APIException as error:
-            return self.error(error, message)
-        except Exception:
-            logger.exception("Unhandled error in the WebSocket step protocol")
-            close_old_connections()
-            answer = {"detail": "Internal server error.", "code": "server_error", "status": 500}
-        return self.with_id(answer, message)
-
-    def answer_inline(self, raw, as_binary):
-        """On the event loop: ``(answer, write)`` for a step or reset that envs/inline.py
-        allows there, else None (the message then goes to the worker, untouched)."""
-        try:
-            message = self.decode(raw, as_binary)
-        except APIException as error:
-            return self.error(error, None), None
-        op = message.get("op")
-        instance_id = message.get("instance_id", self.bound_id)
-        if op not in ("step", "reset") or not isinstance(instance_id, str) or not self.drives(instance_id):
-            return None
-        arguments = inline.arguments(
-            op, {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
-        )
-        if arguments is None:
-            return None
         encode = binary.encode_value if as_binary else encode_value
         try:
-            result = inline.call(op, instance_id, encode=encode, caller=self.caller, **arguments)
-        except APIException as error:  # an environment that broke hands back its closing as broken, as "write"
-            return self.error(error, message), getattr(error, "write", None)
-        except Exception:
-            logger.exception("Unhandled error in the WebSocket step protocol")
-            return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, message), None
-        if result is None:
-            return None
-        body, write = result
-        return self.with_id(body, message), write
-
-    def server_error(self, answer):
-        """The answer of a message whose episode write failed (the writer logged why)."""
-        return self.with_id({"detail": "Internal server error.", "code": "server_error", "status": 500}, answer)
+            message = self.decode(raw, as_binary)
+            operation = HOT.get(message.get("op")) if isinstance(message.get("op"), str) else None
+            if operation is None:
+                loop = asyncio.get_running_loop()
+                answer = await loop.run_in_executor(worker, self.perform, message, encode)
+            else:
+                data = {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
+                outcome = await dispatch.answer(
+                    operation, self.instance_id(message), data, caller=self.caller, encode=encode, executor=worker,
+                    in_thread=dispatch.call_in_worker,
+                )
+                answer = outcome.result()
+        except Exception as error:  # every error is answered in the API's shape, the socket kept open
+            return self.error(error, message)
+        return self.with_id(answer, message)
 
     def decode(self, raw, as_binary):
         if len(raw) > MAX_MESSAGE_BYTES:
@@ -176,10 +144,11 @@ class StepProtocol:
         return message
 
     def perform(self, message, encode):
+        """Run one op other than step and reset (in the socket's worker)."""
         op = message.get("op")
         handler = self.OPS.get(op) if isinstance(op, str) else None
         if handler is None:
-            raise InvalidInput("op", f"expected one of {', '.join(sorted(self.OPS))}; got {op!r}")
+            raise InvalidInput("op", f"expected one of {', '.join(sorted([*self.OPS, *HOT]))}; got {op!r}")
         return handler(self, message, encode)
 
     def instance_id(self, message):
@@ -188,36 +157,30 @@ class StepProtocol:
             raise InvalidInput("instance_id", "required on ws/step/ (or connect to ws/envs/<id>/step/)")
         if not isinstance(instance_id, str):
             raise InvalidInput("instance_id", "expected a string")
-        if not self.drives(instance_id):
+        if self.bound_id is not None and instance_id != self.bound_id:
             raise InvalidInput("instance_id", f"this socket drives instance {self.bound_id} only; use ws/step/ for others")
+        return instance_id
+
+    def owned_instance_id(self, message):
+        instance_id = self.instance_id(message)
         access.check_instance(self.caller, instance_id)  # another key's instance: the 404 of an unknown id
         return instance_id
 
-    def drives(self, instance_id):
-        """Whether this socket may drive ``instance_id``: ws/step/ any, ws/envs/<id>/step/ its own."""
-        return self.bound_id is None or instance_id == self.bound_id
-
-    def op_step(self, message, encode):
-        if "action" not in message:
-            raise ValidationError({"action": ["This field is required."]})
-        return services.env_step(instance_id=self.instance_id(message), action=message["action"], encode=encode)
-
-    def op_reset(self, message, encode):
-        data = _validated(ResetRequest, {k: v for k, v in message.items() if k != "instance_id"})
-        return services.env_reset(instance_id=self.instance_id(message), **data, encode=encode)
-
     def op_sample(self, message, encode):
-        return {"action": services.action_sample(instance_id=self.instance_id(message), encode=encode)}
+        return {"action": action_sample(instance_id=self.owned_instance_id(message), kind=SINGLE, encode=encode)}
 
     def op_create(self, message, encode):
         if self.bound_id is not None:
             raise InvalidInput("op", "create is for ws/step/; this socket is bound to one instance")
-        instance = services.env_create(**_validated(CreateRequest, message), owner_id=self.caller.key_id)
+        fields = {key: value for key, value in message.items() if key not in ("op", "id")}
+        serializer = CreateRequest(data=fields)
+        serializer.is_valid(raise_exception=True)
+        instance = instance_create(kind=SINGLE, **serializer.validated_data, owner_id=self.caller.key_id)
         return {"instance_id": str(instance.id)}
 
     def op_close(self, message, encode):
-        instance_id = self.instance_id(message)
-        services.env_close(instance_id=instance_id)
+        instance_id = self.owned_instance_id(message)
+        instance_close(instance_id=instance_id, kind=SINGLE)
         return {"instance_id": instance_id, "status": "closed"}
 
     def op_auth(self, message, encode):
@@ -225,9 +188,7 @@ class StepProtocol:
         # one to a server that requires no keys, changes nothing.
         return {"authenticated": self.key is not None}
 
-    OPS = {
-        "step": op_step, "reset": op_reset, "sample": op_sample, "create": op_create, "close": op_close, "auth": op_auth
-    }
+    OPS = {"sample": op_sample, "create": op_create, "close": op_close, "auth": op_auth}
 
     @staticmethod
     def with_id(answer, message):
@@ -236,7 +197,7 @@ class StepProtocol:
         return answer
 
     def error(self, error, message):
-        status, body, _ = error_body(error)
+        status, body, _ = error_body(error, "the WebSocket step protocol")
         return self.with_id({**body, "status": status}, message)
 
 
@@ -250,16 +211,11 @@ async def socket_not_found(scope, receive, send):
     if "websocket.http.response" not in scope.get("extensions", {}):
         await send({"type": "websocket.close", "code": 4404})
         return
-    body = orjson.dumps({"detail": f"No WebSocket route at {scope['path']}.", "code": "not_found"})
-    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    _, body, _ = error_body(RouteNotFound(f"No WebSocket route at {scope['path']}."))
+    content = orjson.dumps(body)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(content)).encode())]
     await send({"type": "websocket.http.response.start", "status": 404, "headers": headers})
-    await send({"type": "websocket.http.response.body", "body": body})
-
-
-def _close_thread_connections():
-    # connections.close_all acts on the calling thread's connections: run it
-    # in the worker that opened them.
-    connections.close_all()
+    await send({"type": "websocket.http.response.body", "body": content})
 
 
 class StepSocketApp:
@@ -299,10 +255,7 @@ class StepSocketApp:
                         return await refuse(protocol.error(access.auth_timed_out(), None))
                     if message["type"] != "websocket.receive":
                         return
-                    raw = message.get("bytes")
-                    as_binary = raw is not None
-                    if not as_binary:
-                        raw = message.get("text") or ""
+                    raw, as_binary = _content(message)
                 answer, refused = await loop.run_in_executor(worker, protocol.authenticate, scope, raw, as_binary)
                 if refused is not None:
                     return await refuse(refused, as_binary)
@@ -317,25 +270,22 @@ class StepSocketApp:
                 message = await receive()
                 if message["type"] != "websocket.receive":
                     return  # websocket.disconnect
-                raw = message.get("bytes")
-                as_binary = raw is not None
-                if not as_binary:
-                    raw = message.get("text") or ""
+                raw, as_binary = _content(message)
                 if protocol.key is not None and access.keys.peek(protocol.key) is None:
                     refused = await loop.run_in_executor(worker, protocol.recheck)
                     if refused is not None:  # revoked since the socket opened
                         return await refuse(refused, as_binary)
-                answered = protocol.answer_inline(raw, as_binary)
-                if answered is None:
-                    answer = await loop.run_in_executor(worker, protocol.handle, raw, as_binary)
-                else:
-                    answer, write = answered
-                    if write is not None:  # the episode's row, before the answer that ended it
-                        try:
-                            await writer.write(write)
-                        except Exception:
-                            answer = protocol.server_error(answer)
-                await reply(answer, as_binary)
+                await reply(await protocol.answer(raw, as_binary, worker), as_binary)
         finally:
-            await loop.run_in_executor(worker, _close_thread_connections)
+            # connections.close_all acts on the calling thread's connections: run it in the
+            # worker that opened them.
+            await loop.run_in_executor(worker, connections.close_all)
             worker.shutdown(wait=False)
+
+
+def _content(message):
+    """A WebSocket message's content and whether it is binary."""
+    raw = message.get("bytes")
+    if raw is not None:
+        return raw, True
+    return message.get("text") or "", False

@@ -1,0 +1,151 @@
+"""What is written of episodes, and when.
+
+Every episode is counted in memory on each step and written to the database
+as one ``EpisodeRow``:
+
+- a single instance's episode when it ends (terminated, truncated, or
+  interrupted by a reset or the close), which for most episodes is its only
+  write, and while it runs at most every ``GYMAPI_FLUSH_SECONDS``;
+- a vector instance's ended episodes together, when ``VECTOR_FLUSH_EPISODES``
+  of them have gathered or the last write is ``GYMAPI_FLUSH_SECONDS`` old, and
+  always at a reset, a close and before its episodes are listed. A running
+  vector episode has no row.
+
+An episode interrupted before its first step is not written: a client that
+resets in a loop must not fill the database with empty rows. Rows are written
+as upserts on (instance, sub_env, number), a row already ended left alone, so
+writing one twice, or an older one after a newer, changes nothing.
+
+Each function below is called with the instance's lock held, so the counters
+it reads belong to one moment of the episode; it touches no database and
+returns the rows to write (a list, often empty) before the answer goes out.
+"""
+
+import time
+from datetime import datetime, timezone
+from typing import NamedTuple
+
+from django.conf import settings
+
+from ..models import Episode
+
+# Ended vector episodes gathered before they are written together.
+VECTOR_FLUSH_EPISODES = 1024
+
+
+class EpisodeRow(NamedTuple):
+    """One episode as the database holds it (``Episode``); times are ``time.time()`` seconds."""
+
+    instance_id: str
+    sub_env: int
+    number: int
+    seed: int | None
+    started: float
+    ended: float | None  # None while it runs
+    steps: int
+    total_reward: float
+    terminated: bool
+    truncated: bool
+
+
+class EpisodeRecord:
+    """The database side of a single instance's current episode."""
+
+    __slots__ = ("number", "seed", "started", "last_flush", "finished")
+
+    def __init__(self, number, seed):
+        self.number = number
+        self.seed = seed
+        self.started = time.time()
+        self.last_flush = time.monotonic()
+        self.finished = False
+
+
+def _row(live, record, *, ended, terminated=False, truncated=False):
+    record.last_flush = time.monotonic()
+    if ended:
+        record.finished = True
+    return EpisodeRow(
+        live.instance_id, 0, record.number, record.seed, record.started, time.time() if ended else None,
+        live.episode_steps, live.episode_return, terminated, truncated,
+    )
+
+
+def started(live, *, interrupted_steps, interrupted_return):
+    """A reset began a new episode: the end of the one it interrupted, if it had steps, is to
+    be written; the new one is remembered. The reset has already zeroed the live counters,
+    so the caller passes the interrupted episode's last counts."""
+    if not settings.GYMAPI_RECORD:
+        return []
+    previous, rows = live.record, []
+    if previous is not None and not previous.finished and interrupted_steps:
+        rows.append(
+            EpisodeRow(
+                live.instance_id, 0, previous.number, previous.seed, previous.started, time.time(),
+                interrupted_steps, interrupted_return, False, False,
+            )
+        )
+    live.record = EpisodeRecord(live.episode_number, live.episode_seed)
+    return rows
+
+
+def stepped(live):
+    """After each step: the row at the episode's end, or when the last write is old."""
+    record = live.record
+    if record is None:
+        return []
+    if live.episode_over:
+        return [_row(live, record, ended=True, terminated=live.terminated, truncated=live.truncated)]
+    if time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
+        return [_row(live, record, ended=False)]
+    return []
+
+
+def closed(live):
+    """The instance is closing: the current episode, if it has steps, ends as interrupted."""
+    record = live.record
+    if record is None or record.finished or not live.episode_steps:
+        return []
+    return [_row(live, record, ended=True)]
+
+
+def running_episode(live):
+    """The running episode of a single instance as a row would show it (an unsaved
+    ``Episode``), or None. Called with the instance's lock held."""
+    record = live.record
+    if record is None or record.finished:
+        return None
+    return Episode(
+        instance_id=live.instance_id, number=record.number, seed=record.seed,
+        started_at=datetime.fromtimestamp(record.started, tz=timezone.utc), steps=live.episode_steps, total_reward=live.episode_return,
+    )
+
+
+def vector_stepped(live):
+    """After a vector step that ended episodes: their rows when enough have gathered or
+    the last write is old, else none yet."""
+    if not live.finished:
+        return []
+    if not settings.GYMAPI_RECORD:
+        live.finished.clear()
+        return []
+    if (
+        len(live.finished) >= VECTOR_FLUSH_EPISODES
+        or time.monotonic() - live.flushed_at >= settings.GYMAPI_FLUSH_SECONDS
+    ):
+        return vector_taken(live)
+    return []
+
+
+def vector_taken(live, finished=None):
+    """The rows of every episode ``live`` ended since the last write (or of ``finished``,
+    episodes already taken from it), now: at a reset, a close, before a listing."""
+    live.flushed_at = time.monotonic()
+    finished = live.take_finished() if finished is None else finished
+    if not settings.GYMAPI_RECORD:
+        return []
+    return [
+        EpisodeRow(live.instance_id, *episode)
+        for episode in finished
+        if episode.steps or episode.terminated or episode.truncated
+    ]

@@ -1,0 +1,95 @@
+"""Calls into environments, bounded by ``GYMAPI_CALL_TIMEOUT``.
+
+A call made in a thread is handed to a thread of ``_CallThreads`` while its
+caller waits at most that long; past it the call is abandoned where it runs
+(``CallTimeout``), and the caller marks the instance broken. A call made on an
+event loop's thread (http/dispatch.py runs cheap ones there) is made directly:
+a loop cannot wait for a thread, and the hop would cost more than the call.
+"""
+
+import asyncio
+import threading
+
+from django.conf import settings
+
+
+class CallTimeout(Exception):
+    """A call ran past ``GYMAPI_CALL_TIMEOUT`` and was abandoned (it may still be running)."""
+
+
+class _CallThread:
+    """One thread of ``_CallThreads``: makes one call at a time, handed over through locks."""
+
+    def __init__(self, pool):
+        self._pool = pool
+        self._job = None
+        self._start = threading.Lock()
+        self._start.acquire()
+        threading.Thread(target=self._run, name="env-call", daemon=True).start()
+
+    def call(self, timeout, function, args, kwargs):
+        done = threading.Lock()  # one per call: a call abandoned and finishing late releases its own
+        done.acquire()
+        job = self._job = [function, args, kwargs, done, None, None]
+        self._start.release()
+        if not done.acquire(timeout=timeout):
+            raise CallTimeout
+        if job[5] is not None:
+            raise job[5]
+        return job[4]
+
+    def _run(self):
+        while True:
+            self._start.acquire()
+            job, self._job = self._job, None
+            function, args, kwargs, done = job[:4]
+            try:
+                job[4] = function(*args, **kwargs)
+            except BaseException as error:  # handed to the caller, who raises it
+                job[5] = error
+            del function, args, kwargs
+            self._pool.idle(self)  # before the caller wakes, so its next call finds this thread
+            done.release()
+
+
+class _CallThreads:
+    """The threads that make calls into environments for callers waiting at most a timeout.
+
+    A thread is taken for each call and given back when the call returns; one
+    whose call was abandoned is given back only if that call ever returns, so
+    a hung environment costs one thread and nothing else. The pool grows to
+    the number of calls made at once.
+    """
+
+    def __init__(self):
+        self._idle = []
+        self._lock = threading.Lock()
+
+    def call(self, timeout, function, args, kwargs):
+        with self._lock:
+            thread = self._idle.pop() if self._idle else None
+        if thread is None:
+            thread = _CallThread(self)
+        return thread.call(timeout, function, args, kwargs)
+
+    def idle(self, thread):
+        with self._lock:
+            self._idle.append(thread)
+
+
+_call_threads = _CallThreads()
+_running_loop = asyncio._get_running_loop  # None off an event loop's thread; a C call
+
+
+def run_bounded(function, *args, **kwargs):
+    """``function(*args, **kwargs)``, abandoned past ``GYMAPI_CALL_TIMEOUT`` (``CallTimeout``).
+
+    Made directly on an event loop's thread and when the timeout is 0;
+    otherwise in a thread of ``_CallThreads``.
+    """
+    if _running_loop() is not None:  # checked first: the loop's calls are the cheap, hot ones
+        return function(*args, **kwargs)
+    timeout = settings.GYMAPI_CALL_TIMEOUT
+    if not timeout:
+        return function(*args, **kwargs)
+    return _call_threads.call(timeout, function, args, kwargs)

@@ -1,0 +1,407 @@
+"""Live environments: one ``gymnasium.Env`` (``LiveEnv``) or one ``gymnasium.vector.VectorEnv``
+(``LiveVectorEnv``) and the bookkeeping of their episodes.
+
+A Gymnasium environment is not thread-safe: every call on one instance runs
+under that instance's lock, so an env object is only ever used from one thread
+at a time. Different instances run concurrently. Every attribute another
+module keeps on a live instance is declared here, in ``Live``.
+
+An environment that raises in ``step``, ``reset`` (unless the client passed
+reset options) or a client's ``render``, or whose call ran past
+``GYMAPI_CALL_TIMEOUT``, is marked broken (README, Limits): its state after an
+exception is unknown, so services close it.
+"""
+
+import threading
+import time
+from typing import NamedTuple
+
+import numpy as np
+from django.conf import settings
+from gymnasium.vector import AutoresetMode
+from gymnasium.wrappers import RecordVideo
+
+from ..errors import EnvBroken, EnvError, EnvTimeout, InstanceGone, ResetNeeded
+from .calls import CallTimeout, run_bounded
+
+SINGLE = "single"
+VECTOR = "vector"
+
+
+class Live:
+    """What every live instance has, single or vector."""
+
+    kind = None
+
+    def __init__(self, instance_id, env, *, seed=None, owner_id=None):
+        self.instance_id = instance_id
+        self._env = env
+        self.lock = threading.RLock()
+        self.env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
+        self.action_space = env.action_space
+        self.observation_space = env.observation_space
+        # The ApiKey that created it (None when keys are off): the hot path's
+        # ownership check reads it without the database (access.py).
+        self.owner_id = owner_id
+        # The creation seed seeds the first reset (unless that reset names its
+        # own) and the action space, so samples are reproducible too.
+        self._pending_seed = seed
+        if seed is not None:
+            self.action_space.seed(seed)
+        self.closed = False
+        self.broken = None  # why the environment broke (the error's message), once it has
+        self.abandoned = False  # a call into it was abandoned and may still run: it is never touched again
+        self.needs_reset = True
+        # Bumped by every reset and step: viewers compare it to the one they
+        # last drew, so a frame is rendered and encoded only when something changed.
+        self.version = 0
+        self.last_used = time.monotonic()
+        # Seconds each hot operation ("step", "reset") costs, a moving average:
+        # which calls may run on the event loop (http/dispatch.py).
+        self.costs = {}
+        # The last frame drawn for viewers, shared by all of them (rendering.py).
+        self.viewer_frame = None
+
+    @property
+    def spec(self):
+        return self._env.spec
+
+    @property
+    def metadata(self):
+        return self._env.metadata
+
+    def _call(self, what, function, *args, breaks=True, **kwargs):
+        """Call into the environment. Its exception becomes an ``EnvError``, which
+        marks it broken (``EnvBroken``) unless ``breaks`` is false; a call past
+        ``GYMAPI_CALL_TIMEOUT`` is abandoned and marks it broken (``EnvTimeout``).
+        The caller holds the instance's lock; services close a broken instance."""
+        if self.broken is not None:
+            raise InstanceGone(self.instance_id, "broken", reason=self.broken)
+        try:
+            return run_bounded(function, *args, **kwargs)
+        except CallTimeout:
+            self.abandoned = True
+            self.broken = (
+                f"{self.env_id} did not return from {what} within {settings.GYMAPI_CALL_TIMEOUT:g} s (GYMAPI_CALL_TIMEOUT)"
+            )
+            raise EnvTimeout(f"{self.broken}: the call was abandoned and the instance is broken and closed.") from None
+        except Exception as error:
+            message = f"{self.env_id} raised {type(error).__name__} in {what}: {error}"
+            if not breaks:
+                raise EnvError(message) from error
+            self.broken = message
+            raise EnvBroken(f"{message}. The instance is broken and closed; create another.") from error
+
+    def _reset_env(self, seed, options):
+        """Reset the environment with its own seed, else the creation seed, which the first
+        reset spends whichever seed it used (a later unseeded reset continues the generator's
+        stream). An environment refusing the client's options is the client's error, not a
+        broken one. Returns ``(seed, observation, info)``."""
+        if seed is None:
+            seed = self._pending_seed
+        observation, info = self._call("reset", self._env.reset, seed=seed, options=options, breaks=not options)
+        self._pending_seed = None
+        return seed, observation, info
+
+    def sample_action(self):
+        with self.lock:
+            self.last_used = time.monotonic()
+            return self.action_space.sample()
+
+    def close(self):
+        """Close the environment, unless a call into it was abandoned (it may still be inside)."""
+        with self.lock:
+            if self.closed:
+                return
+            self.closed = True
+            if self.abandoned:
+                return
+            try:
+                run_bounded(self._env.close)
+            except Exception:  # closing must never keep an instance alive (a CallTimeout included)
+                pass
+
+
+class LiveEnv(Live):
+    """One live environment and the bookkeeping of its current episode."""
+
+    kind = SINGLE
+
+    def __init__(self, instance_id, env, **options):
+        super().__init__(instance_id, env, **options)
+        self.render_mode = env.render_mode
+        self.episode_number = 0
+        self.episode_steps = 0
+        self.episode_return = 0.0
+        self.episode_seed = None
+        self.terminated = False
+        self.truncated = False
+        self.last_reward = None
+        # The database side of the current episode (recording/episodes.py).
+        self.record = None
+        # Where legacy mode's RecordVideo writes this instance's videos (the last
+        # folder it was given; kept after the recording ends, for listing).
+        self.video_folder = None
+
+    @property
+    def episode_over(self):
+        return self.terminated or self.truncated
+
+    def reset(self, *, seed=None, options=None):
+        """Start a new episode; returns ``(observation, info)``."""
+        with self.lock:
+            seed, observation, info = self._reset_env(seed, options)
+            self.last_used = time.monotonic()
+            self.needs_reset = False
+            self.terminated = self.truncated = False
+            self.episode_number += 1
+            self.episode_steps = 0
+            self.episode_return = 0.0
+            self.episode_seed = seed
+            self.last_reward = None
+            self.version += 1
+            return observation, info
+
+    def step(self, action):
+        """Advance one step; returns Gymnasium's five-tuple.
+
+        ``action`` must already be a member of the action space: the codec
+        decodes and checks it before it gets here.
+        """
+        with self.lock:
+            if self.needs_reset:
+                raise ResetNeeded("The environment has not been reset: call reset before the first step.")
+            if self.episode_over:
+                raise ResetNeeded("The episode is over (terminated or truncated): call reset to start a new one.")
+            observation, reward, terminated, truncated, info = self._call("step", self._env.step, action)
+            reward = float(reward)
+            terminated, truncated = bool(terminated), bool(truncated)
+            self.last_used = time.monotonic()
+            self.episode_steps += 1
+            self.episode_return += reward
+            self.last_reward = reward
+            self.terminated, self.truncated = terminated, truncated
+            self.version += 1
+            return observation, reward, terminated, truncated, info
+
+    def render(self):
+        """The environment's render for its render mode (a frame, frames or text)."""
+        with self.lock:
+            rendered = self._call("render", self._env.render)
+            self.last_used = time.monotonic()
+            return rendered
+
+    def frame(self):
+        """The current picture (an RGB array, or text) for viewers.
+
+        Unlike ``render()``, it never consumes anything: in the ``*_list`` modes
+        ``render()`` hands over and clears the frames collected since its last
+        call, which belong to the client that asked for them, so viewers draw the
+        base environment's current frame instead.
+        """
+        with self.lock:
+            # A watcher's failed frame is logged, not held against the instance (README, Limits).
+            if self.render_mode and self.render_mode.endswith("_list"):
+                return self._call("render", self._env.unwrapped.render, breaks=False)
+            return self._call("render", self._env.render, breaks=False)
+
+    @property
+    def recording_video(self):
+        return isinstance(self._env, RecordVideo)
+
+    def record_video(self, folder, *, episode_trigger, name_prefix):
+        """Wrap the environment in Gymnasium's ``RecordVideo``: from the next
+        reset on, the episodes ``episode_trigger`` picks (numbered from 0) are
+        written to ``folder`` as MP4 files named after ``name_prefix``."""
+        with self.lock:
+            if self.recording_video:
+                raise EnvError(f"{self.env_id} is already recording video to {self.video_folder}.")
+            self._env = self._call(
+                "record_video", RecordVideo, self._env, str(folder),
+                episode_trigger=episode_trigger, name_prefix=name_prefix, disable_logger=True, breaks=False,
+            )
+            self.video_folder = folder
+
+    def stop_video(self):
+        """Write the video being recorded (the episode so far) and take the
+        ``RecordVideo`` wrapper off again. Returns whether one was on."""
+        with self.lock:
+            if not self.recording_video:
+                return False
+            recorder, self._env = self._env, self._env.env
+            if recorder.recording:
+                self._call("stop_video", recorder.stop_recording, breaks=False)
+            return True
+
+
+class FinishedEpisode(NamedTuple):
+    """A sub-environment's episode that ended (or was interrupted), waiting to be recorded."""
+
+    sub_env: int
+    number: int
+    seed: int | None
+    started: float  # time.time()
+    ended: float
+    steps: int
+    total_reward: float
+    terminated: bool
+    truncated: bool
+
+
+class LiveVectorEnv(Live):
+    """One live ``gymnasium.vector.VectorEnv`` and the bookkeeping of each sub-environment's episode.
+
+    Sub-environments reset themselves (Gymnasium's autoreset). In the
+    ``NEXT_STEP`` mode, ``gym.make_vec``'s default, a sub-environment whose
+    episode ended is reset by the next step instead of stepped: that step's
+    action for it is ignored, its reward is 0 and its observation is the new
+    episode's first. That step belongs to no episode, so it is not counted. In
+    the ``SAME_STEP`` mode the new episode starts in the very step the old one
+    ended.
+
+    Counters live here, in numpy arrays, and nothing is written per step: the
+    episodes that end are appended to ``finished`` for recording to write.
+    """
+
+    kind = VECTOR
+    render_mode = None  # vector environments draw nothing
+    MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+
+    def __init__(self, instance_id, env, *, vectorization_mode, **options):
+        super().__init__(instance_id, env, **options)
+        self.num_envs = env.num_envs
+        self.vectorization_mode = vectorization_mode
+        self.autoreset_mode = env.metadata.get("autoreset_mode", AutoresetMode.NEXT_STEP)
+        if self.autoreset_mode not in self.MODES:
+            raise EnvError(f"{self.env_id}'s vector environment resets in the {self.autoreset_mode} mode, not served here.")
+        self.single_action_space = env.single_action_space
+        self.single_observation_space = env.single_observation_space
+        self.steps = 0  # vector steps since creation
+        count = self.num_envs
+        self.episode_numbers = np.zeros(count, dtype=np.int64)
+        self.episode_steps = np.zeros(count, dtype=np.int64)
+        self.episode_returns = np.zeros(count, dtype=np.float64)
+        self.episode_seeds = [None] * count
+        self.episode_started = [0.0] * count
+        # NEXT_STEP: the sub-environments whose episode ended in the last step,
+        # which the next step resets instead of stepping.
+        self.autoresetting = np.zeros(count, dtype=bool)
+        self.finished = []  # FinishedEpisode records not written yet
+        self.flushed_at = time.monotonic()  # when recording last took them (recording/episodes.py)
+
+    def reset(self, *, seed=None, options=None):
+        """Reset every sub-environment; returns the batched ``(observation, info)``.
+
+        An int ``seed`` seeds sub-environment ``i`` with ``seed + i`` (Gymnasium's
+        rule for ``SyncVectorEnv``; a vector entry point seeds its one generator
+        with ``seed``). Episodes still running are ended as interrupted.
+        """
+        with self.lock:
+            seed, observation, info = self._reset_env(seed, options)
+            now = time.time()
+            if not self.needs_reset:
+                self._interrupt_running(now)
+            self.needs_reset = False
+            self.episode_numbers += 1
+            self.episode_steps[:] = 0
+            self.episode_returns[:] = 0.0
+            self.episode_seeds = self._seeds_of(seed)
+            self.episode_started = [now] * self.num_envs
+            self.autoresetting[:] = False
+            self.last_used = time.monotonic()
+            self.version += 1
+            return observation, info
+
+    def step(self, action):
+        """Advance every sub-environment one step; returns Gymnasium's batched five-tuple.
+
+        ``action`` must already be a member of the batched action space: the
+        codec decodes and checks it before it gets here.
+        """
+        with self.lock:
+            if self.needs_reset:
+                raise ResetNeeded("The vector environment has not been reset: call reset before the first step.")
+            observation, reward, terminated, truncated, info = self._call("step", self._env.step, action)
+            now = time.time()
+            done = np.logical_or(terminated, truncated)
+            self.episode_steps += 1
+            self.episode_returns += reward
+            restarted = self.autoresetting
+            if restarted.any():  # NEXT_STEP: these were reset, not stepped (reward 0)
+                self._start_episodes(np.flatnonzero(restarted), now)
+            if done.any():
+                ended = np.flatnonzero(done)
+                self.finished.extend(
+                    map(
+                        FinishedEpisode,
+                        ended.tolist(),
+                        self.episode_numbers[ended].tolist(),
+                        [self.episode_seeds[i] for i in ended],
+                        [self.episode_started[i] for i in ended],
+                        [now] * len(ended),
+                        self.episode_steps[ended].tolist(),
+                        self.episode_returns[ended].tolist(),
+                        np.asarray(terminated)[ended].tolist(),
+                        np.asarray(truncated)[ended].tolist(),
+                    )
+                )
+                if self.autoreset_mode == AutoresetMode.SAME_STEP:
+                    self._start_episodes(ended, now)
+            if self.autoreset_mode == AutoresetMode.NEXT_STEP:
+                self.autoresetting = done
+            self.steps += 1
+            self.last_used = time.monotonic()
+            self.version += 1
+            return observation, reward, terminated, truncated, info
+
+    def _seeds_of(self, seed):
+        if seed is None:
+            return [None] * self.num_envs
+        if self.vectorization_mode == "sync":
+            return [seed + i for i in range(self.num_envs)]
+        return [seed] * self.num_envs
+
+    def _start_episodes(self, indices, now):
+        self.episode_numbers[indices] += 1
+        self.episode_steps[indices] = 0
+        self.episode_returns[indices] = 0.0
+        for i in indices:
+            self.episode_seeds[i] = None
+            self.episode_started[i] = now
+
+    def _interrupt_running(self, now):
+        """End the episodes that are running (begun and not ended) as interrupted."""
+        for i in range(self.num_envs):
+            if self.episode_numbers[i] and not self.autoresetting[i]:
+                self.finished.append(
+                    FinishedEpisode(
+                        i, int(self.episode_numbers[i]), self.episode_seeds[i], self.episode_started[i], now,
+                        int(self.episode_steps[i]), float(self.episode_returns[i]), False, False,
+                    )
+                )
+
+    def take_finished(self):
+        """The episodes ended since the last call, oldest first; the list is emptied."""
+        with self.lock:
+            finished, self.finished = self.finished, []
+            return finished
+
+    def running_episodes(self):
+        """Each sub-environment's current episode: ``[{"sub_env", "number", "steps", "return", "ended"}]``;
+        ``ended``: it ended in the last step, and the next step starts the next one."""
+        with self.lock:
+            numbers, steps, returns = self.episode_numbers.tolist(), self.episode_steps.tolist(), self.episode_returns.tolist()
+            autoresetting = self.autoresetting.tolist()
+        return [
+            {"sub_env": i, "number": numbers[i], "steps": steps[i], "return": returns[i], "ended": autoresetting[i]}
+            for i in range(self.num_envs)
+        ]
+
+    def end_episodes(self):
+        """End the running episodes as interrupted (before a close); the next
+        step needs a reset. Returns every episode not taken yet (``take_finished``)."""
+        with self.lock:
+            if not self.needs_reset:
+                self._interrupt_running(time.time())
+                self.needs_reset = True
+            return self.take_finished()

@@ -1,0 +1,170 @@
+"""Instances: created, looked up, ended and closed, single and vector through one path.
+
+Views validate input, call one service and return what it gives. Services
+drive the live environment through the runtime and keep the database record
+in step; episode rows go through the one writer (recording/writer.py).
+"""
+
+import contextlib
+import logging
+import uuid
+
+from django.utils import timezone
+
+from .. import events, limits, processes, registry
+from ..access import creation_slot
+from ..errors import EnvBroken, EnvTimeout, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
+from ..models import EnvInstance, InstanceStatus
+from ..recording import episodes as recording
+from ..recording.writer import writer
+from ..runtime import SINGLE, VECTOR, Creation, runtime
+
+logger = logging.getLogger(__name__)
+
+# gym.make_vec's own keywords: the request's num_envs, or not settable.
+RESERVED_VECTOR_KWARGS = {
+    "num_envs": "use the top-level field num_envs",
+    "vectorization_mode": "not settable: the environment's own vector implementation is used when it has one",
+    "vector_kwargs": "not settable",
+    "wrappers": "not settable",
+}
+
+
+def parse_id(instance_id):
+    """``instance_id`` as a UUID, or the 404 of an unknown id."""
+    try:
+        return uuid.UUID(str(instance_id))
+    except ValueError:
+        raise InstanceNotFound(instance_id) from None
+
+
+def instance_get(instance_id, kind):
+    """The live instance of ``kind`` (``SINGLE`` or ``VECTOR``) for ``instance_id``, or the right 404/410.
+
+    The hot path: a dictionary lookup. The database is read only when the id
+    is not live in this process.
+    """
+    live = runtime.get(instance_id, kind)
+    if live is None:  # or another spelling of a live id (upper case, no dashes, braces)
+        live = runtime.get(parse_id(instance_id), kind)
+    if live is not None and not live.closed:
+        if live.broken is None:
+            return live
+        # Broke and not closed yet (the closing is under way in another thread).
+        raise InstanceGone(live.instance_id, InstanceStatus.BROKEN, reason=live.broken)
+    instance_not_live(instance_id, kind)
+
+
+def instance_not_live(instance_id, kind):
+    """Raise the error for an id that is not live in this process as ``kind``: 404 unknown
+    or of the other kind, else 410. The caller has looked the id up in its canonical
+    spelling too: a live instance recorded as active must never be marked lost here."""
+    parsed = parse_id(instance_id)
+    instance = EnvInstance.objects.filter(pk=parsed).first()
+    if instance is None:
+        raise InstanceNotFound(instance_id)
+    if (instance.num_envs is not None) != (kind == VECTOR):
+        raise WrongInstanceKind(parsed, vector=kind == SINGLE)
+    if instance.status == InstanceStatus.ACTIVE:
+        # Recorded as active but not live here: a previous process held it.
+        if EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost():
+            events.instance_ended(parsed, InstanceStatus.LOST, owner_id=instance.owner_id)
+        raise InstanceGone(parsed, InstanceStatus.LOST)
+    raise InstanceGone(parsed, instance.status, instance.closed_at, instance.status_reason)
+
+
+def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None, kwargs=None, max_episode_steps=None,
+                    owner_id=None):
+    """Create a live instance of ``kind`` and its record; returns the ``EnvInstance``.
+
+    ``owner_id``: the ``ApiKey`` creating it (None when keys are off), held to
+    GYMAPI_MAX_INSTANCES_PER_KEY (a 429, and nothing created, beyond it); a
+    vector instance counts one there and its ``num_envs`` against GYMAPI_MAX_INSTANCES.
+    """
+    kwargs = kwargs or {}
+    limits.check_kwargs_size(kwargs)
+    limits.check_episode_steps(max_episode_steps)
+    registry.resolve_env_id(env_id)
+    if kind == VECTOR:
+        for key in kwargs:
+            if key in RESERVED_VECTOR_KWARGS:
+                raise InvalidInput(f"kwargs.{key}", RESERVED_VECTOR_KWARGS[key] + ".")
+    else:
+        registry.check_render_mode(env_id, render_mode)
+    registry.check_kwargs(env_id, kwargs)
+    max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
+    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id)
+    instance_id = uuid.uuid4()
+    with creation_slot(owner_id), limits.server_slots(num_envs if kind == VECTOR else 1):
+        live = runtime.create(instance_id, creation)
+        try:
+            instance = EnvInstance.objects.create(
+                id=instance_id,
+                env_id=env_id,
+                render_mode=render_mode,
+                kwargs=kwargs,
+                seed=seed,
+                num_envs=num_envs,
+                max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
+                owner_id=owner_id,
+                process=processes.identity(),
+            )
+        except Exception:
+            runtime.remove(instance_id)
+            raise
+    if kind == VECTOR:
+        logger.info("Created %d x %s as %s (%s)", num_envs, env_id, instance_id, live.vectorization_mode)
+    else:
+        logger.info("Created %s as %s", env_id, instance_id)
+        events.instance_created(instance)  # the monitor shows single instances
+    return instance
+
+
+def instance_close(*, instance_id, kind):
+    """Close an instance: its running episodes written as interrupted, its environment freed,
+    its record marked closed."""
+    live = instance_get(instance_id, kind)
+    if not instance_end(live, status=InstanceStatus.CLOSED):
+        instance_not_live(live.instance_id, kind)  # a concurrent close (or reaping) won the race
+
+
+def instance_end(live, *, status, reason=""):
+    """End a live instance, recorded with ``status`` (closed, reaped, broken) and ``reason``:
+    its running episodes written as interrupted, its environment freed, its watchers told.
+    Returns False when it had already ended."""
+    with live.lock:
+        if live.closed:
+            return False
+        # The record first: a database that cannot be reached leaves the instance as it was.
+        EnvInstance.objects.filter(pk=live.instance_id).update(
+            status=status, closed_at=timezone.now(), status_reason=reason
+        )
+        if live.kind == VECTOR:
+            rows = recording.vector_taken(live, live.end_episodes())
+        else:
+            rows = recording.closed(live)
+        runtime.remove(live.instance_id)
+    writer.write_blocking(rows)
+    logger.log(logging.WARNING if reason else logging.INFO, "Closed %s as %s %s", live.instance_id, status, reason)
+    events.instance_ended(live.instance_id, status, owner_id=live.owner_id)
+    return True
+
+
+@contextlib.contextmanager
+def ends_if_broken(live):
+    """Around calls into ``live`` (its lock held): when its environment breaks (it raised
+    where it must not, or hung: README, Limits), the instance is ended as broken before
+    the error goes out."""
+    try:
+        yield
+    except (EnvBroken, EnvTimeout):
+        end_broken(live)
+        raise
+
+
+def end_broken(live):
+    """End ``live`` as broken; a failure is logged (the reaper ends it later)."""
+    try:
+        instance_end(live, status=InstanceStatus.BROKEN, reason=live.broken)
+    except Exception:
+        logger.exception("Could not record %s as broken", live.instance_id)

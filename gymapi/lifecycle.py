@@ -1,0 +1,113 @@
+"""Start-up and shutdown of the server, behind the ASGI lifespan (gymapi/asgi.py).
+
+``python -m gymapi.serve`` (``make run``, the Dockerfile, the tests' servers) and
+``manage.py runserver`` both serve through uvicorn with the lifespan on, so both
+start and stop the same way:
+
+- start-up, before the first request is taken: instances a previous server
+  process left active are marked lost; the episode writer starts
+  (``GYMAPI_WRITER``); the reaper of idle instances starts; everything imported
+  so far is frozen out of the cyclic garbage collector's sight;
+- shutdown, once the requests in flight are answered: every instance is closed
+  (its running episode written as interrupted), the writer writes what it
+  holds and stops, the reaper stops.
+
+Nothing is started on import: code that imports the application without
+serving it (tests, management commands) starts nothing.
+"""
+
+import asyncio
+import gc
+import logging
+
+from django.conf import settings
+from django.db import DatabaseError, connections
+
+from envs import rendering
+from envs.recording.writer import writer
+from envs.services import lifecycle
+
+logger = logging.getLogger("gymapi")
+
+_reaper = None
+
+
+class Lifespan:
+    """ASGI: the lifespan protocol answered here (``startup`` and ``shutdown``), every other
+    scope passed to ``app`` (Channels' router has no lifespan of its own)."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "lifespan":
+            return await self.app(scope, receive, send)
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await startup()
+                except Exception as error:  # the server refuses to start, and says why
+                    logger.exception("Start-up failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(error)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+
+async def startup():
+    """Everything the server does before it takes its first request."""
+    global _reaper
+    loop = asyncio.get_running_loop()
+    # In a thread: Django refuses synchronous database calls on the event loop.
+    await loop.run_in_executor(None, _mark_lost)
+    await writer.start(settings.GYMAPI_WRITER)
+    # Instances untouched for GYMAPI_IDLE_SECONDS are closed as reaped.
+    _reaper = lifecycle.Reaper(settings.GYMAPI_REAP_INTERVAL).start()
+    # Everything imported so far (Django, Gymnasium, numpy, the apps) lives as long
+    # as the process: out of the cyclic collector's sight, a full collection walks
+    # far less (encoding an image observation as JSON builds tens of thousands of
+    # lists, which triggers them).
+    gc.freeze()
+
+
+def stopping():
+    """The server stops taking requests: end what would hold its wait for the requests
+    in flight (MJPEG streams run until their instance closes)."""
+    rendering.streams_end()
+
+
+async def shutdown():
+    """Everything the server does once the requests in flight are answered."""
+    global _reaper
+    stopping()
+    loop = asyncio.get_running_loop()
+    if _reaper is not None:
+        await loop.run_in_executor(None, _reaper.stop)
+        _reaper = None
+    await loop.run_in_executor(None, _close_instances)
+    await writer.stop()
+
+
+def _mark_lost():
+    try:
+        count = lifecycle.instances_mark_lost()
+    except DatabaseError as error:  # not migrated yet: nothing to mark
+        logger.warning("Could not mark lost instances: %s", error)
+    else:
+        if count:
+            logger.warning("Marked %d instance(s) of a previous server process as lost.", count)
+    finally:
+        connections.close_all()
+
+
+def _close_instances():
+    try:
+        count = lifecycle.instances_close_all()
+        if count:
+            logger.info("Closed %d instance(s).", count)
+    finally:
+        connections.close_all()
