@@ -45,8 +45,9 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],testserver")
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
-    # First: its runserver (the production server with its lifespan) wins over staticfiles'.
-    "envs",
+    # The project itself, first: its runserver (the production server with its lifespan)
+    # wins over staticfiles' and Django's.
+    "gymapi",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "channels",
     "corsheaders",
+    "envs",
     "monitor",
 ]
 

@@ -15,7 +15,8 @@ from django.conf import settings
 
 from ..errors import EnvError, EnvTimeout
 from .calls import CallTimeout, run_bounded
-from .live import SINGLE, VECTOR, Live, LiveEnv, LiveVectorEnv
+from .live import SINGLE, VECTOR, Live, LiveEnv
+from .vector import LiveVectorEnv
 
 __all__ = ["SINGLE", "VECTOR", "Creation", "Live", "LiveEnv", "LiveVectorEnv", "Runtime", "runtime"]
 
