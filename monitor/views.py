@@ -38,8 +38,8 @@ def index(request):
 
 @staff_when_keys_required
 def monitor(request):
-    """Every active instance as a live tile."""
-    return render(request, "monitor.html")
+    """Every active instance as a live tile, which can be closed from the page."""
+    return render(request, "monitor.html", {"idle_limit": settings.GYMAPI_IDLE_SECONDS})
 
 
 @staff_when_keys_required
