@@ -23,8 +23,9 @@ class GymClient {
     this.headers = headers;
   }
 
-  async request(method, path, body) {
-    const options = { method, headers: { Accept: "application/json", ...this.headers } };
+  // keepalive: the request outlives the page (a close sent as the page goes away).
+  async request(method, path, body, { keepalive = false } = {}) {
+    const options = { method, keepalive, headers: { Accept: "application/json", ...this.headers } };
     if (this.apiKey) options.headers.Authorization = `Bearer ${this.apiKey}`;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
@@ -111,9 +112,10 @@ class RemoteEnv {
   observationSpace() { return this.client.request("GET", `${this.path}/observation_space/`); }
   async sampleAction() { return (await this.client.request("GET", `${this.path}/action_space/sample/`)).action; }
 
-  async close() {
+  // { keepalive: true } when the page is going away: the close still reaches the server.
+  async close({ keepalive = false } = {}) {
     if (this.closed) return;
     this.closed = true;
-    await this.client.request("DELETE", `${this.path}/`);
+    await this.client.request("DELETE", `${this.path}/`, undefined, { keepalive });
   }
 }
