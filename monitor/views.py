@@ -10,10 +10,13 @@ steps instances, asks for a key in the page (envs/access.py).
 """
 
 from functools import wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from envs.models import EnvInstance
 
@@ -29,6 +32,15 @@ def staff_when_keys_required(view):
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+FAVICON = Path(__file__).resolve().parent / "static" / "monitor" / "favicon.ico"
+
+
+@require_safe
+def favicon(request):
+    """/favicon.ico: browsers ask for it whatever a page links (the API's pages, the admin, a JSON body)."""
+    return FileResponse(FAVICON.open("rb"), content_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
 
 
 def index(request):

@@ -46,7 +46,19 @@ def test_it_answers_404_for_an_unknown_instance_page(client, db):
 
 
 @pytest.mark.parametrize(
-    "name", ["gymapi-client.js", "live-view.js", "monitor.js", "instance.js", "episode-chart.js", "agent.js", "style.css"]
+    "name", ["gymapi-client.js", "live-view.js", "monitor.js", "instance.js", "episode-chart.js", "agent.js", "style.css", "favicon.svg", "favicon.ico"]
 )
 def test_it_ships_every_asset_locally(name):
     assert finders.find(f"monitor/{name}")
+
+
+def test_it_answers_favicon_ico_with_an_icon(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/x-icon"
+    assert b"".join(response.streaming_content)[:4] == b"\x00\x00\x01\x00"  # an ICO file's header
+
+
+def test_every_page_links_the_icon(client):
+    html = client.get("/").content.decode()
+    assert 'href="/favicon.ico"' in html and 'href="/static/monitor/favicon.svg"' in html
