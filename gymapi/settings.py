@@ -146,7 +146,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "envs.renderers.ORJSONRenderer",
         "envs.renderers.MsgpackRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's, with example bodies, instance links and the registry's filter (envs/browsable.py).
+        "envs.browsable.BrowsableAPIRenderer",
     ],
     # JSON (the default) and msgpack, both by content negotiation; no forms: an
     # action sent as a form field would arrive as a string.
