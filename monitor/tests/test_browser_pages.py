@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from .conftest import Api, save_screenshot
+from .conftest import Api, no_page_errors, save_screenshot
 
 WIDTHS = {"desktop": {"width": 1400, "height": 900}, "phone": {"width": 390, "height": 844}}
 STAFF = ("admin", "a-test-password-9")
@@ -78,11 +78,9 @@ def staff_context(request, browser, site):
 def staff_page(staff_context):
     """A page of the staff browser; a JavaScript error on it fails the test."""
     page = staff_context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    page.close()
-    assert errors == []
+    with no_page_errors(page):
+        yield page
+        page.close()
 
 
 def overflow(page):
