@@ -6,7 +6,10 @@ episode list, filtered by instance); each environment id has a page of its own c
 every instance's episodes over time. The charts are the monitor's (monitor/static/).
 """
 
+import uuid
+
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db.models import Count, Max, Q, Sum
 from django.template.response import TemplateResponse
@@ -138,6 +141,8 @@ class EnvInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def environment_view(self, request, env_id):
         """Every instance's episodes of one environment id: their returns over time, and a paged list."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
         episodes = Episode.objects.filter(instance__env_id=env_id).select_related("instance")
         latest = list(episodes.filter(ended_at__isnull=False).order_by("-ended_at")[:CHARTED_EPISODES])
         latest.reverse()
@@ -186,7 +191,10 @@ class EpisodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
     def changelist_view(self, request, extra_context=None):
         # Filtered to one instance (its page links here): say whose episodes these are.
-        instance_id = request.GET.get("instance__id__exact")
+        try:
+            instance_id = uuid.UUID(request.GET.get("instance__id__exact", ""))
+        except ValueError:  # none, or not an id: the list says so itself
+            instance_id = None
         instance = EnvInstance.objects.filter(pk=instance_id).first() if instance_id else None
         if instance is not None:
             extra_context = {**(extra_context or {}), "title": f"Episodes of {instance.env_id} {short_id(instance.id)}"}

@@ -115,6 +115,18 @@ def test_it_lists_one_instances_episodes_from_its_page(staff, instance):
     assert f"Episodes of CartPole-v1 {str(instance.id)[:8]}" in response.content.decode()
 
 
+def test_a_malformed_instance_filter_is_the_admins_usual_error(staff, instance):
+    response = staff.get("/admin/envs/episode/", {"instance__id__exact": "not-an-id"})
+    assert response.status_code == 302 and "e=1" in response["Location"]
+
+
+def test_an_environment_page_needs_the_view_permission(db):
+    user = User.objects.create_user("bob", password="pw", is_staff=True)  # staff, but no permission
+    client = Client()
+    client.force_login(user)
+    assert client.get("/admin/envs/envinstance/environment/CartPole-v1/").status_code == 403
+
+
 def test_it_shows_durations_in_human_units(staff, instance):
     start = timezone.now()
     Episode.objects.filter(instance=instance, number=1).update(started_at=start, ended_at=start + datetime.timedelta(seconds=2.34))
