@@ -1,10 +1,15 @@
 """Request bodies, validated; and response shapes, for the OpenAPI schema.
 
+drf-spectacular names a request body's component after its serializer plus
+"Request" (COMPONENT_SPLIT_REQUEST, which also marks required strings
+non-blank): the request serializers below name their component without the
+suffix, so that the schema reads CreateRequest, not CreateRequestRequest.
+
 Responses are built by services as plain dicts and returned as they are: the
 response serializers here only document them.
 """
 
-from drf_spectacular.utils import extend_schema_field
+from drf_spectacular.utils import extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 MAX_SEED = 2**63 - 1  # stored in a 64-bit column
@@ -59,6 +64,7 @@ class JSONObjectField(serializers.JSONField):
         return data
 
 
+@extend_schema_serializer(component_name="Create")
 class CreateRequest(serializers.Serializer):
     env_id = serializers.CharField(max_length=200, help_text="A registered id, e.g. CartPole-v1 or ALE/Pong-v5.")
     render_mode = serializers.CharField(
@@ -75,6 +81,7 @@ class CreateResponse(serializers.Serializer):
     instance_id = serializers.UUIDField()
 
 
+@extend_schema_serializer(component_name="Reset")
 class ResetRequest(serializers.Serializer):
     seed = SeedField(help_text="Seed for this episode; omit to continue the environment's random stream.")
     options = JSONObjectField(required=False, allow_null=True, help_text="Passed to the environment's reset.")
@@ -85,6 +92,7 @@ class ResetResponse(serializers.Serializer):
     info = serializers.DictField()
 
 
+@extend_schema_serializer(component_name="Step")
 class StepRequest(serializers.Serializer):
     action = JSONValueField(help_text="A member of the action space, as JSON (GET action_space describes it).")
 
@@ -105,6 +113,7 @@ class StepResponse(serializers.Serializer):
     done = serializers.BooleanField(help_text="terminated or truncated, for clients of the older gym-http-api.")
 
 
+@extend_schema_serializer(component_name="Contains")
 class ContainsRequest(serializers.Serializer):
     x = JSONValueField(help_text="A value to test for membership, as JSON.")
 
@@ -211,6 +220,7 @@ class NumEnvsField(StrictIntegerField):
         super().__init__(min_value=1, max_value=MAX_NUM_ENVS, **kwargs)
 
 
+@extend_schema_serializer(component_name="VectorCreate")
 class VectorCreateRequest(serializers.Serializer):
     env_id = serializers.CharField(max_length=200, help_text="A registered id, e.g. CartPole-v1.")
     num_envs = NumEnvsField(help_text=f"How many sub-environments, 1 to {MAX_NUM_ENVS}.")
@@ -226,6 +236,7 @@ class VectorCreateResponse(serializers.Serializer):
     num_envs = serializers.IntegerField()
 
 
+@extend_schema_serializer(component_name="VectorStep")
 class VectorStepRequest(serializers.Serializer):
     action = JSONListField(
         help_text="A list of num_envs actions, one per sub-environment, each a member of the single action space."

@@ -150,7 +150,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": [
         "envs.renderers.ORJSONRenderer",
         "envs.renderers.MsgpackRenderer",
-        "rest_framework.renderers.BrowsableAPIRenderer",
+        # DRF's, with example bodies, instance links and the registry's filter (envs/browsable.py).
+        "envs.browsable.BrowsableAPIRenderer",
     ],
     # JSON (the default) and msgpack, both by content negotiation; no forms: an
     # action sent as a form field would arrive as a string.
@@ -174,22 +175,16 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "envs.serializers.nullable_bodies"],
-    # An API key when the server requires them (GYMAPI_REQUIRE_KEYS), none otherwise:
-    # Swagger UI's Authorize button sends it.
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "apiKey": {
-                "type": "http",
-                "scheme": "bearer",
-                "description": "An API key (manage.py apikey create NAME), needed when GYMAPI_REQUIRE_KEYS is on.",
-            }
-        }
-    },
-    "SECURITY": [{"apiKey": []}, {}],
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "envs.serializers.nullable_bodies",
+        # The Bearer API key on every operation when GYMAPI_REQUIRE_KEYS is on, none otherwise.
+        "envs.schema.api_key_security",
+    ],
+    # No icon link of Swagger UI's own (its default is on a CDN): the page (templates/docs.html) links the site's.
+    "SWAGGER_UI_FAVICON_HREF": "",
 }
 
 # How often, at most, a running episode's step count and return are written

@@ -12,8 +12,8 @@ urlpatterns = [
     path("v1/", include(API_URLCONF)),
     re_path(r"^v1$", v1_without_slash),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("docs/", SpectacularSwaggerView.as_view(url_name="schema")),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema", template_name="docs.html"), name="docs"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="schema", template_name="docs.html")),
     path("admin/", admin.site.urls),
     path("", include("monitor.urls")),
 ]

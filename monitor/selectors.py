@@ -1,5 +1,7 @@
 """Reads for the monitor: what watchers are shown when they arrive."""
 
+import time
+
 from envs.access import ANYONE
 from envs.models import EnvInstance
 from envs.runtime import SINGLE, runtime
@@ -7,7 +9,9 @@ from envs.spaces import encode_float
 
 
 def instance_overview(*, caller=ANYONE):
-    """Every active instance live in this process that ``caller`` sees, oldest first, with its current episode."""
+    """Every active instance live in this process that ``caller`` sees, oldest first, with its current
+    episode and how long it has been idle (seconds since its last reset, step, render or sample:
+    what GYMAPI_IDLE_SECONDS counts)."""
     overview = []
     for instance in EnvInstance.objects.active().visible_to(caller).order_by("created_at"):
         live = runtime.get(instance.id, SINGLE)
@@ -20,6 +24,7 @@ def instance_overview(*, caller=ANYONE):
                 "return": encode_float(live.episode_return),
                 "terminated": live.terminated,
                 "truncated": live.truncated,
+                "idle_seconds": round(max(time.monotonic() - live.last_used, 0.0), 1),
             }
         overview.append(
             {

@@ -10,10 +10,13 @@ steps instances, asks for a key in the page (envs/access.py).
 """
 
 from functools import wraps
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.admin.views.decorators import staff_member_required
+from django.http import FileResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_safe
 
 from envs.models import EnvInstance
 
@@ -31,6 +34,15 @@ def staff_when_keys_required(view):
     return wrapped
 
 
+FAVICON = Path(__file__).resolve().parent / "static" / "monitor" / "favicon.ico"
+
+
+@require_safe
+def favicon(request):
+    """/favicon.ico: browsers ask for it whatever a page links (the API's pages, the admin, a JSON body)."""
+    return FileResponse(FAVICON.open("rb"), content_type="image/x-icon", headers={"Cache-Control": "max-age=86400"})
+
+
 def index(request):
     """The landing page: what the server is and where to go."""
     return render(request, "index.html")
@@ -38,8 +50,8 @@ def index(request):
 
 @staff_when_keys_required
 def monitor(request):
-    """Every active instance as a live tile."""
-    return render(request, "monitor.html")
+    """Every active instance as a live tile, which can be closed from the page."""
+    return render(request, "monitor.html", {"idle_limit": settings.GYMAPI_IDLE_SECONDS})
 
 
 @staff_when_keys_required

@@ -2,7 +2,8 @@
 
 A missing, malformed, unknown or revoked key is a 401 in the API's error shape
 with WWW-Authenticate: Bearer, and the request changes nothing. A logged-in
-staff user reads (GET) everything and changes nothing. Keys off, nothing is asked.
+staff user reads (GET) everything and may close instances (the monitor's tiles),
+with the page's CSRF token; it creates and drives nothing. Keys off, nothing is asked.
 """
 
 import uuid
@@ -146,11 +147,38 @@ def test_a_staff_login_reads_every_instance(keys_on, alice, bob, staff_browser):
         assert staff_browser.get(f"/v1/envs/{instance_id}/").status_code == 200
 
 
-def test_a_staff_login_changes_nothing(keys_on, alice, staff_browser):
+def test_a_staff_login_creates_and_drives_nothing(keys_on, alice, staff_browser):
     instance_id = create(client_with(alice))
-    for method, route in [("post", "/v1/envs/"), ("post", f"/v1/envs/{instance_id}/reset/"), ("delete", f"/v1/envs/{instance_id}/")]:
-        response = getattr(staff_browser, method)(route, {"env_id": "CartPole-v1"}, content_type="application/json")
+    for method, route in [("post", "/v1/envs/"), ("post", f"/v1/envs/{instance_id}/reset/"), ("post", f"/v1/envs/{instance_id}/step/")]:
+        response = getattr(staff_browser, method)(route, {"env_id": "CartPole-v1", "action": 0}, content_type="application/json")
         assert_unauthorized(response, "key_required")
+    assert EnvInstance.objects.get().status == "active"
+
+
+def staff_page(username):
+    """A staff login's browser that, like the monitor page, sends this server's CSRF token."""
+    from django.test import Client
+
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(User.objects.create_user(username, password="pw", is_staff=True))
+    client.get("/monitor/")  # the page sets the CSRF cookie
+    return client, client.cookies["csrftoken"].value
+
+
+@pytest.mark.parametrize("path", ["/v1/envs/", "/v1/vector_envs/"])
+def test_a_staff_login_closes_any_instance_from_the_monitor(keys_on, alice, path):
+    instance_id = create(client_with(alice), path)
+    browser, token = staff_page("carol")
+    assert browser.delete(f"{path}{instance_id}/", HTTP_X_CSRFTOKEN=token).status_code == 204
+    assert EnvInstance.objects.get().status == "closed"
+
+
+def test_a_staff_close_without_the_pages_csrf_token_is_refused(keys_on, alice):
+    instance_id = create(client_with(alice))
+    browser, _ = staff_page("carol")
+    response = browser.delete(f"/v1/envs/{instance_id}/")
+    assert response.status_code == 403
+    assert response.json()["code"] == "csrf_failed"
     assert EnvInstance.objects.get().status == "active"
 
 

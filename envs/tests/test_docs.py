@@ -1,4 +1,5 @@
-"""GET /openapi.json (OpenAPI 3, every /v1 route with its schemas) and GET /docs (Swagger UI, no internet needed)."""
+"""GET /openapi.json (OpenAPI 3, every /v1 route with its schemas, each component named once, the API key
+declared only when the server requires keys) and GET /docs (Swagger UI, no internet needed, a way back to the site)."""
 
 import re
 import urllib.request
@@ -9,26 +10,26 @@ from drf_spectacular.validation import validate_schema
 # Every /v1 route the API serves: (method, path, request component or None, 200/201 response component or None).
 ROUTES = [
     ("get", "/v1/envs/", None, None),
-    ("post", "/v1/envs/", "CreateRequestRequest", "CreateResponse"),
+    ("post", "/v1/envs/", "CreateRequest", "CreateResponse"),
     ("get", "/v1/envs/{instance_id}/", None, "InstanceResponse"),
     ("delete", "/v1/envs/{instance_id}/", None, None),
-    ("post", "/v1/envs/{instance_id}/reset/", "ResetRequestRequest", "ResetResponse"),
-    ("post", "/v1/envs/{instance_id}/step/", "StepRequestRequest", "StepResponse"),
+    ("post", "/v1/envs/{instance_id}/reset/", "ResetRequest", "ResetResponse"),
+    ("post", "/v1/envs/{instance_id}/step/", "StepRequest", "StepResponse"),
     ("get", "/v1/envs/{instance_id}/action_space/", None, "SpaceResponse"),
     ("get", "/v1/envs/{instance_id}/observation_space/", None, "SpaceResponse"),
     ("get", "/v1/envs/{instance_id}/action_space/sample/", None, "SampleResponse"),
-    ("post", "/v1/envs/{instance_id}/action_space/contains/", "ContainsRequestRequest", "ContainsResponse"),
-    ("post", "/v1/envs/{instance_id}/observation_space/contains/", "ContainsRequestRequest", "ContainsResponse"),
+    ("post", "/v1/envs/{instance_id}/action_space/contains/", "ContainsRequest", "ContainsResponse"),
+    ("post", "/v1/envs/{instance_id}/observation_space/contains/", "ContainsRequest", "ContainsResponse"),
     ("get", "/v1/envs/{instance_id}/monitor/render/", None, "RenderResponse"),
     ("get", "/v1/envs/{instance_id}/monitor/stream/", None, None),
     ("get", "/v1/envs/{instance_id}/episodes/", None, "EpisodesResponse"),
     ("get", "/v1/registry/", None, None),
     ("get", "/v1/vector_envs/", None, None),
-    ("post", "/v1/vector_envs/", "VectorCreateRequestRequest", "VectorCreateResponse"),
+    ("post", "/v1/vector_envs/", "VectorCreateRequest", "VectorCreateResponse"),
     ("get", "/v1/vector_envs/{instance_id}/", None, "VectorInstanceResponse"),
     ("delete", "/v1/vector_envs/{instance_id}/", None, None),
-    ("post", "/v1/vector_envs/{instance_id}/reset/", "ResetRequestRequest", "ResetResponse"),
-    ("post", "/v1/vector_envs/{instance_id}/step/", "VectorStepRequestRequest", "VectorStepResponse"),
+    ("post", "/v1/vector_envs/{instance_id}/reset/", "ResetRequest", "ResetResponse"),
+    ("post", "/v1/vector_envs/{instance_id}/step/", "VectorStepRequest", "VectorStepResponse"),
     ("get", "/v1/vector_envs/{instance_id}/action_space/", None, "VectorSpaceResponse"),
     ("get", "/v1/vector_envs/{instance_id}/observation_space/", None, "VectorSpaceResponse"),
     ("get", "/v1/vector_envs/{instance_id}/action_space/sample/", None, "VectorSampleResponse"),
@@ -90,8 +91,33 @@ def test_it_documents_the_error_shape(schema):
     assert set(error["required"]) == {"detail", "code"}
 
 
+def test_it_names_each_component_once(schema):
+    for name in schema["components"]["schemas"]:
+        assert not re.search(r"(Request|Response)(Request|Response)$", name), name
+
+
+def test_keys_off_it_declares_no_security(schema):
+    # Swagger UI draws a padlock on every operation with a security requirement, and an Authorize button.
+    assert "securitySchemes" not in schema["components"]
+    assert all("security" not in operation for operations in schema["paths"].values() for operation in operations.values())
+
+
+def test_keys_on_every_operation_takes_the_bearer_key(api, db, settings):
+    settings.GYMAPI_REQUIRE_KEYS = True
+    schema = api.get("/openapi.json").json()
+    assert schema["components"]["securitySchemes"]["apiKey"] | {"description": None} == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": None,
+    }
+    for operations in schema["paths"].values():
+        for operation in operations.values():
+            assert operation["security"] == [{"apiKey": []}]
+    validate_schema(schema)
+
+
 def test_it_documents_the_create_fields(schema):
-    fields = schema["components"]["schemas"]["CreateRequestRequest"]
+    fields = schema["components"]["schemas"]["CreateRequest"]
     assert set(fields["properties"]) == {"env_id", "render_mode", "seed", "kwargs", "max_episode_steps"}
     assert fields["required"] == ["env_id"]
 
@@ -104,15 +130,18 @@ def test_it_serves_swagger_ui_from_this_server(api, db, path):
     assert "SwaggerUIBundle" in html or "swagger-ui" in html
     assert "/openapi.json" in html
     assert not re.search(r"https?://", html), "the page must need no internet"
-    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assets = re.findall(r'<(?:script|link)[^>]* (?:src|href)="([^"]+)"', html)
     assert any(asset.endswith("swagger-ui-bundle.js") for asset in assets)
-    assert all(asset.startswith("/static/") for asset in assets)
+    assert all(asset.startswith("/static/") or asset == "/favicon.ico" for asset in assets)
+    # A way back to the site and its other pages.
+    for link in ('href="/"', 'href="/monitor/"', 'href="/admin/"'):
+        assert link in html
 
 
 def test_it_serves_the_swagger_ui_assets_itself(server):
     with urllib.request.urlopen(f"{server.url}/docs", timeout=30) as response:
         html = response.read().decode()
-    assets = re.findall(r'(?:src|href)="([^"]+)"', html)
+    assets = re.findall(r'<(?:script|link)[^>]* (?:src|href)="([^"]+)"', html)
     assert assets
     for asset in assets:
         with urllib.request.urlopen(f"{server.url}{asset}", timeout=30) as response:

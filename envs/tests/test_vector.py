@@ -504,7 +504,7 @@ def test_admin_pages_show_a_vector_instance_and_its_sub_env_episodes(admin_clien
     assert admin_client.get("/admin/envs/envinstance/?num_envs__isempty=0").status_code == 200
     page = admin_client.get(f"/admin/envs/envinstance/{instance_id}/change/")
     assert page.status_code == 200
-    assert b"Sub env" in page.content
+    assert b"sub-env" in page.content  # the column of its episode table
     assert admin_client.get("/admin/envs/episode/").status_code == 200
 
 

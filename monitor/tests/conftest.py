@@ -1,5 +1,6 @@
 """Fixtures for the monitor's tests: channel layers, WebSocket watchers, browsers."""
 
+import contextlib
 import json
 import os
 import urllib.error
@@ -145,17 +146,24 @@ def browser():
         browser.close()
 
 
+@contextlib.contextmanager
+def no_page_errors(page):
+    """Fail the test when a JavaScript error happens on ``page`` while the block runs."""
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    yield
+    assert errors == []
+
+
 @pytest.fixture
 def page(browser):
     """A fresh browser page; a JavaScript error on it fails the test."""
     context = browser.new_context(viewport={"width": 1280, "height": 860})
     context.set_default_timeout(30_000)
     page = context.new_page()
-    errors = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    yield page
-    context.close()
-    assert errors == []
+    with no_page_errors(page):
+        yield page
+        context.close()
 
 
 def save_screenshot(page, name):

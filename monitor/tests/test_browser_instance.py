@@ -33,17 +33,22 @@ def test_it_charts_the_recorded_episodes_and_adds_each_new_one_live(server, serv
     assert caption.startswith("12 finished episodes")
     assert f"best {max(lengths)}" in caption
 
-    # Ink on the canvas: the chart was drawn, not just counted.
+    # Ink on both panels' canvases (uPlot's): the chart was drawn, not just counted.
     inked = page.evaluate(
-        """() => {
-            const canvas = document.getElementById("chart");
+        """() => [...document.querySelectorAll("#chart canvas")].map((canvas) => {
             const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
             let inked = 0;
             for (let i = 3; i < pixels.length; i += 4) if (pixels[i] > 0) inked++;
             return inked;
-        }"""
+        })"""
     )
-    assert inked > 5000
+    assert len(inked) == 2 and min(inked) > 2000
+
+    # A click on the chart keeps the figures of the episode under the cursor.
+    panel = page.locator("#chart .chart-return .u-over")
+    box = panel.bounding_box()
+    panel.click(position={"x": box["width"] - 2, "y": box["height"] / 2})
+    assert page.locator("#chart-pick").inner_text().startswith(f"Episode 12: return {lengths[-1]} in {lengths[-1]} steps")
 
     server_api.run_episode(instance_id, sloppy_balancer(rng, 0.0), seed=13)
     page.locator('#chart[data-episodes="13"]').wait_for()

@@ -3,9 +3,12 @@
 Every test runs on the in-memory channel layer and on Redis.
 """
 
+import time
+
 import pytest
 from channels.db import database_sync_to_async
 
+from envs.runtime import runtime
 from envs.models import EnvInstance, InstanceStatus
 from envs.errors import InstanceGone
 from envs.events import SERVER_GROUP, watchers
@@ -28,7 +31,8 @@ async def test_it_lists_the_active_instances_on_arrival(watch):
     await close(instance_id=await new_instance())
     _, instances = await arrive(watch)
     assert [instance["instance_id"] for instance in instances] == [first, second]
-    assert instances[0] | {"created": None} == {
+    assert 0 <= instances[0]["idle_seconds"] < 60
+    assert instances[0] | {"created": None, "idle_seconds": None} == {
         "instance_id": first,
         "env_id": "CartPole-v1",
         "render_mode": "rgb_array",
@@ -38,8 +42,20 @@ async def test_it_lists_the_active_instances_on_arrival(watch):
         "return": 0.0,
         "terminated": False,
         "truncated": False,
+        "idle_seconds": None,
     }
     assert instances[1]["render_mode"] == "ansi" and instances[1]["episode"] == 0
+
+
+async def test_it_says_how_long_each_instance_has_been_idle(watch, monkeypatch):
+    instance_id = await new_instance()
+    live = runtime.get(instance_id)
+    monkeypatch.setattr(live, "last_used", time.monotonic() - 180)  # untouched for 3 minutes
+    _, instances = await arrive(watch)
+    assert 180 <= instances[0]["idle_seconds"] < 240
+    await step(instance_id=instance_id, action=0)
+    _, instances = await arrive(watch)
+    assert instances[0]["idle_seconds"] < 60
 
 
 async def test_it_announces_a_created_instance(watch):

@@ -1,12 +1,32 @@
-// The agent page: runs the agent code in the text box against this server,
-// through gymapi-client.js, drawing each frame and the total reward, and
-// showing any error the server answers with.
+// The agent page: runs the agent code in the editor (CodeMirror) against this
+// server, through gymapi-client.js, drawing each frame, counting the episode's
+// reward and steps and the run's episodes, and showing any error the server
+// answers with. Leaving the page closes the instances the run left open.
 
 (function () {
   let client = new GymClient();
   const keyInput = document.getElementById("api-key"); // only when the server requires keys
   const code = document.getElementById("code");
   const example = code.value;
+  const runKeys = () => {
+    if (!runButton.disabled) run();
+  };
+  const editor = CodeMirror.fromTextArea(code, {
+    mode: "javascript",
+    lineNumbers: true,
+    lineWrapping: true,
+    indentUnit: 2,
+    tabSize: 2,
+    matchBrackets: true,
+    autoCloseBrackets: true,
+    viewportMargin: Infinity, // the whole agent is laid out, so the page (not the editor) scrolls
+    extraKeys: {
+      "Ctrl-Enter": runKeys,
+      "Cmd-Enter": runKeys,
+      // Indent with spaces, as the example is written.
+      Tab: (cm) => (cm.somethingSelected() ? cm.indentSelection("add") : cm.replaceSelection("  ", "end")),
+    },
+  });
   const runButton = document.getElementById("run");
   const stopButton = document.getElementById("stop");
   const restoreButton = document.getElementById("restore");
@@ -14,8 +34,9 @@
   const context = canvas.getContext("2d");
   const textView = document.getElementById("text-frame");
   const placeholder = document.getElementById("frame-placeholder");
-  const totalOut = document.getElementById("total");
-  const stepsOut = document.getElementById("steps");
+  const rewardOut = document.getElementById("episode-reward");
+  const stepsOut = document.getElementById("episode-steps");
+  const episodesOut = document.getElementById("run-episodes");
   const statusOut = document.getElementById("run-status");
   const errorBox = document.getElementById("error");
   const logBox = document.getElementById("log");
@@ -25,7 +46,14 @@
   class AgentStopped extends Error {}
 
   let stopRequested = false;
-  let steps = 0;
+  let opened = []; // the current run's environments, closed when it ends or the page goes away
+  const counts = { reward: 0, steps: 0, episodes: 0 };
+
+  function showCounts() {
+    rewardOut.textContent = formatNumber(counts.reward);
+    stepsOut.textContent = String(counts.steps);
+    episodesOut.textContent = String(counts.episodes);
+  }
 
   function setStatus(text, kind) {
     statusOut.textContent = text;
@@ -77,28 +105,39 @@
     context.drawImage(image, 0, 0);
   }
 
-  // In scope for the agent: draws the environment's current frame and the total reward.
-  async function show(env, totalReward) {
+  // In scope for the agent: draws the environment's current frame.
+  async function show(env) {
     if (stopRequested) throw new AgentStopped("Stopped.");
-    if (totalReward !== undefined) totalOut.textContent = formatNumber(totalReward);
     await drawPicture(await env.render());
   }
 
   // The client the agent gets: the page's client, except that the page counts
-  // steps, can stop the agent between calls, and closes what the agent left open.
-  function clientForRun(opened) {
+  // episodes, steps and rewards, can stop the agent between calls, and closes
+  // what the agent left open.
+  function clientForRun() {
     const gym = Object.create(client);
     gym.make = async (...args) => {
       const env = await client.make(...args);
       opened.push(env);
       watchLink.href = `/monitor/${env.instanceId}/`;
       watchLink.hidden = false;
+      const reset = env.reset.bind(env);
+      env.reset = async (...args) => {
+        if (stopRequested) throw new AgentStopped("Stopped.");
+        const result = await reset(...args);
+        counts.episodes += 1;
+        counts.steps = 0;
+        counts.reward = 0;
+        showCounts();
+        return result;
+      };
       const step = env.step.bind(env);
       env.step = async (action) => {
         if (stopRequested) throw new AgentStopped("Stopped.");
         const result = await step(action);
-        steps += 1;
-        stepsOut.textContent = String(steps);
+        counts.steps += 1;
+        if (typeof result.reward === "number") counts.reward += result.reward;
+        showCounts();
         return result;
       };
       return env;
@@ -108,9 +147,8 @@
 
   async function run() {
     stopRequested = false;
-    steps = 0;
-    stepsOut.textContent = "0";
-    totalOut.textContent = "0";
+    Object.assign(counts, { reward: 0, steps: 0, episodes: 0 });
+    showCounts();
     errorBox.hidden = true;
     errorBox.textContent = "";
     logBox.textContent = "";
@@ -121,11 +159,11 @@
       sessionStorage.setItem("gymapi-key", keyInput.value.trim());
       client = new GymClient(undefined, { apiKey: keyInput.value.trim() || null });
     }
-    const opened = [];
+    opened = [];
     let outcome = "finished";
     try {
-      const agent = new AsyncFunction("gym", "show", "log", code.value);
-      await agent(clientForRun(opened), show, log);
+      const agent = new AsyncFunction("gym", "show", "log", editor.getValue());
+      await agent(clientForRun(), show, log);
     } catch (error) {
       if (error instanceof AgentStopped) {
         outcome = "stopped";
@@ -150,16 +188,14 @@
     stopRequested = true;
   });
   restoreButton.addEventListener("click", () => {
-    code.value = example;
+    editor.setValue(example);
   });
-  code.addEventListener("keydown", (event) => {
-    if (event.key === "Tab") {
-      // Indent rather than leave the box.
-      event.preventDefault();
-      code.setRangeText("  ", code.selectionStart, code.selectionEnd, "end");
-    } else if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !runButton.disabled) {
-      run();
-    }
+  // Leaving the page (another page, a reload, the tab closed) ends the run: its
+  // instances are closed with requests that outlive the page, rather than left
+  // for the server's idle reaper (GYMAPI_IDLE_SECONDS).
+  window.addEventListener("pagehide", () => {
+    stopRequested = true;
+    for (const env of opened) env.close({ keepalive: true }).catch(() => {});
   });
 
   // Show the client this page runs on, as the server serves it.

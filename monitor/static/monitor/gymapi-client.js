@@ -3,7 +3,8 @@
 // WebSocket for watching. Every error the server answers with is thrown as a
 // GymApiError carrying its status, code and message. On a server that
 // requires API keys: new GymClient(baseUrl, { apiKey: "gk_..." }) sends it as
-// "Authorization: Bearer" (and as ?key= on WebSockets).
+// "Authorization: Bearer" (and as ?key= on WebSockets). { headers } are sent
+// with every request besides (this server's own pages add their CSRF token).
 
 class GymApiError extends Error {
   constructor(status, body) {
@@ -16,13 +17,15 @@ class GymApiError extends Error {
 }
 
 class GymClient {
-  constructor(baseUrl = window.location.origin, { apiKey = null } = {}) {
+  constructor(baseUrl = window.location.origin, { apiKey = null, headers = {} } = {}) {
     this.baseUrl = baseUrl.replace(/\/$/, "");
     this.apiKey = apiKey;
+    this.headers = headers;
   }
 
-  async request(method, path, body) {
-    const options = { method, headers: { Accept: "application/json" } };
+  // keepalive: the request outlives the page (a close sent as the page goes away).
+  async request(method, path, body, { keepalive = false } = {}) {
+    const options = { method, keepalive, headers: { Accept: "application/json", ...this.headers } };
     if (this.apiKey) options.headers.Authorization = `Bearer ${this.apiKey}`;
     if (body !== undefined) {
       options.headers["Content-Type"] = "application/json";
@@ -109,9 +112,10 @@ class RemoteEnv {
   observationSpace() { return this.client.request("GET", `${this.path}/observation_space/`); }
   async sampleAction() { return (await this.client.request("GET", `${this.path}/action_space/sample/`)).action; }
 
-  async close() {
+  // { keepalive: true } when the page is going away: the close still reaches the server.
+  async close({ keepalive = false } = {}) {
     if (this.closed) return;
     this.closed = true;
-    await this.client.request("DELETE", `${this.path}/`);
+    await this.client.request("DELETE", `${this.path}/`, undefined, { keepalive });
   }
 }

@@ -5,10 +5,17 @@
   const root = document.getElementById("instance");
   const instanceId = root.dataset.instanceId;
   const client = new GymClient();
-  const canvas = document.getElementById("chart");
   const caption = document.getElementById("chart-caption");
+  const pick = document.getElementById("chart-pick");
   const status = document.getElementById("status");
   let episodes = [];
+  const chart = new EpisodeChart(document.getElementById("chart"), {
+    onPick: (row) => {
+      pick.textContent =
+        `Episode ${row.number}: return ${formatNumber(row.return)} in ${formatNumber(row.steps)} steps, ${row.outcome}` +
+        (row.seed !== undefined && row.seed !== null ? ` (seed ${row.seed})` : "");
+    },
+  });
 
   function outcomeOf(event) {
     return event.terminated ? "terminated" : event.truncated ? "truncated" : "interrupted";
@@ -28,7 +35,7 @@
   }
 
   function redraw() {
-    drawEpisodeChart(canvas, episodes);
+    chart.update(episodes);
     caption.textContent = summary();
   }
 
@@ -81,6 +88,5 @@
     }).start();
   }
 
-  window.addEventListener("resize", redraw);
   start();
 })();
