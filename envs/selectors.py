@@ -8,7 +8,7 @@ from . import recording
 from .access import ANYONE
 from .errors import InstanceNotFound, WrongInstanceKind
 from .models import EnvInstance
-from .registry import render_modes_of, spec_summary
+from .registry import render_modes_of, served_modes, spec_summary
 from .runtime import runtime
 from .services import live_get, space_of
 from .spaces import describe_space, encode_float
@@ -48,7 +48,7 @@ def instance_detail(*, instance_id):
         "spec": {
             **(spec_summary(spec) if spec else {}),
             "max_episode_steps": instance.max_episode_steps,
-            "render_modes": live.metadata.get("render_modes") or render_modes_of(instance.env_id),
+            "render_modes": served_modes(live.metadata.get("render_modes")) or render_modes_of(instance.env_id),
             "render_fps": live.metadata.get("render_fps"),
         },
     }
