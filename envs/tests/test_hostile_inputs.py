@@ -97,6 +97,13 @@ def field_cases():
             "../../../etc/passwd", "ALE/../../../etc/passwd", "/etc/passwd", "..", "CartPole-v1/../x", "",
         ):
             yield Case("POST", path, '{"env_id": %s%s}' % (json.dumps(env_id), extra), field="env_id")
+        # Keyword arguments that size an environment or scale its work, out of their family's range.
+        for env_id, kwargs, name in (
+            ("Hopper-v5", '{"frame_skip": 0}', "frame_skip"), ("Reacher-v5", '{"camera_id": 0}', "camera_id"),
+            ("ALE/Pong-v5", '{"frameskip": 1000000000}', "frameskip"), ("MiniGrid-Empty-5x5-v0", '{"size": 16000}', "size"),
+            ("FrozenLake-v1", '{"desc": ["SFFG", "FX"]}', "desc"),
+        ):
+            yield Case("POST", path, '{"env_id": "%s", "kwargs": %s%s}' % (env_id, kwargs, extra), field=f"kwargs.{name}")
         # Unknown keyword arguments, and those that name server files or reserved ones.
         for name in ("nope", "__class__", "xml_file", "model_path", "render_mode", "max_episode_steps"):
             yield Case("POST", path, '{%s, "kwargs": {"%s": "/etc/passwd"}}' % (cartpole, name), field=f"kwargs.{name}")
