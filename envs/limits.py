@@ -2,19 +2,24 @@
 
 Each check runs before anything is built, so a request over a limit changes
 nothing: no record, no live environment. The per-key cap is
-``access.creation_slot``; the server-wide one is ``server_slots`` here.
+``access.creation_slot``; the server-wide ones are ``server_slots`` (the count
+of environments) and ``check_memory`` (the process's memory) here.
 """
 
 import contextlib
 import json
+import os
 import reprlib
+import resource
+import sys
 import threading
 from typing import NamedTuple
 
 import gymnasium as gym
 from django.conf import settings
+from rest_framework import status
 
-from .errors import InvalidInput, ServerFull
+from .errors import ApiError, InvalidInput, ServerFull
 from .runtime import runtime
 
 _slots_lock = threading.Lock()
@@ -44,6 +49,46 @@ def server_slots(count):
     finally:
         with _slots_lock:
             _reserved -= count
+
+
+# --- the process's memory ---------------------------------------------------------
+
+STATM = "/proc/self/statm"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+class MemoryFull(ApiError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "server_memory_full"
+
+
+def rss_mb():
+    """This process's resident memory now, in MB: read from /proc (a few microseconds);
+    where there is no /proc, the most it has held so far (getrusage)."""
+    try:
+        with open(STATM) as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE / 2**20
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB on Linux
+
+
+def check_memory():
+    """A 503 when the process holds more than ``GYMAPI_MAX_RSS_MB``: one environment
+    more could take the machine to the OOM killer, and every instance with it."""
+    cap = settings.GYMAPI_MAX_RSS_MB
+    if not cap:
+        return
+    held = rss_mb()
+    if held > cap:
+        raise MemoryFull(
+            f"This server process holds {held:,.0f} MB of memory, over GYMAPI_MAX_RSS_MB={cap}: no environment is "
+            "created until memory is freed (close instances you no longer use: DELETE /v1/envs/{id}/ or "
+            "/v1/vector_envs/{id}/; a restart returns what the process keeps)."
+        )
+
+
+# --- sizes ---------------------------------------------------------------------------
 
 
 def check_kwargs_size(kwargs):

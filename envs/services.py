@@ -80,6 +80,7 @@ def env_create(*, env_id, render_mode=None, seed=None, kwargs=None, max_episode_
     registry.check_render_mode(env_id, render_mode)
     registry.check_kwargs(env_id, kwargs)
     limits.check_kwarg_ranges(env_id, kwargs)
+    limits.check_memory()
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps)
     instance_id = uuid.uuid4()
     with creation_slot(owner_id), limits.server_slots(1):

@@ -85,6 +85,7 @@ def vector_create(*, env_id, num_envs, seed=None, kwargs=None, max_episode_steps
             raise InvalidInput(f"kwargs.{key}", RESERVED_KWARGS[key] + ".")
     registry.check_kwargs(env_id, kwargs)
     limits.check_kwarg_ranges(env_id, kwargs)
+    limits.check_memory()
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=True)
     instance_id = uuid.uuid4()
     with creation_slot(owner_id), limits.server_slots(num_envs):  # GYMAPI_MAX_INSTANCES counts each sub-environment
