@@ -24,6 +24,8 @@ import signal
 
 import uvicorn
 
+from gymapi.protocol import GuardedHttpToolsProtocol, raise_open_files_limit
+
 
 class Server(uvicorn.Server):
     """uvicorn's server, whose shutdown also closes the environments.
@@ -88,7 +90,7 @@ def main(argv=None):
         host=args.host,
         port=args.port,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,  # httptools, with a header timeout and a connection cap
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         lifespan="off",  # Channels' router has no lifespan; start-up work runs at import (asgi.py)
@@ -98,6 +100,7 @@ def main(argv=None):
     from gymapi.startup import access_mode
 
     uvicorn.config.logger.log(*access_mode(args.host))
+    raise_open_files_limit()
     # Once shut down, uvicorn raises the signal that stopped it again, under the
     # handler in place before it ran: with the default ones the process would
     # die of it (status -15) after shutting down cleanly. It has done its work.

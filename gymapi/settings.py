@@ -247,6 +247,11 @@ GYMAPI_MAX_INSTANCES = envint("GYMAPI_MAX_INSTANCES", "1000")
 # (a 503): three quarters of what the process may use by default, so that the
 # machine or the container is not driven to the OOM killer.
 GYMAPI_MAX_RSS_MB = envint("GYMAPI_MAX_RSS_MB", str(memory_limit_mb() * 3 // 4))
+# Connections (gymapi/protocol.py): seconds a request may take to send its headers
+# before its connection is closed, and connections held at once, WebSockets
+# included (keep it well below the open files limit, ulimit -n).
+GYMAPI_HEADER_TIMEOUT = envfloat("GYMAPI_HEADER_TIMEOUT", "10")
+GYMAPI_MAX_CONNECTIONS = envint("GYMAPI_MAX_CONNECTIONS", "1000")
 # Size of a request body (Django's setting: the fast path and DRF both answer 413 beyond it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("GYMAPI_MAX_BODY_BYTES", "2621440") or None
 # Size of a create's kwargs, as compact JSON.
