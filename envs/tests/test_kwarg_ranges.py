@@ -17,8 +17,9 @@ pytestmark = pytest.mark.django_db
 
 README = Path(__file__).resolve().parent.parent.parent / "README.md"
 
-# A desc of rows x columns letters, S top left, G bottom right.
+
 def lake(rows, columns):
+    """A FrozenLake ``desc`` of ``rows`` x ``columns`` letters, S top left, G bottom right."""
     cells = [["F"] * columns for _ in range(rows)]
     cells[0][0], cells[-1][-1] = "S", "G"
     return ["".join(row) for row in cells]

@@ -16,6 +16,7 @@ from rest_framework.test import APIClient
 
 from envs import limits, services
 from envs.fastpath import FastPath
+from envs.legacy.tests.conftest import LegacyClient
 from envs.models import EnvInstance
 from envs.runtime import runtime
 
@@ -23,7 +24,6 @@ from .faulty_envs import SlowToBuildEnv, reset_events
 from .test_broken import in_a_thread
 from .test_fastpath import JSON, call
 from .test_ws_step import Socket
-from envs.legacy.tests.conftest import LegacyClient
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
