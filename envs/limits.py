@@ -142,14 +142,18 @@ def episode_steps(env_id, requested, *, vector=False):
 
 
 class Between(NamedTuple):
-    """A number from ``low`` to ``high``, both included; an integer unless ``integer`` is False."""
+    """A number from ``low`` to ``high``, both included; an integer unless ``integer``
+    is False. ``hint``: what to do instead, for the error."""
 
     low: float
     high: float
     integer: bool = True
+    hint: str = ""
 
     @property
     def expected(self):
+        if self.low == self.high:
+            return f"only {self.low:,}"
         return f"{'an integer' if self.integer else 'a number'} from {self.low:,} to {self.high:,}"
 
     def accepts(self, value):
@@ -165,6 +169,7 @@ class Rows(NamedTuple):
     rows: int
     columns: int
     letters: str
+    hint: str = ""
 
     @property
     def expected(self):
@@ -197,7 +202,9 @@ KWARG_RANGES = {
         "max_geom": Between(1, 10_000),
         # MuJoCo's error handler exits the process when a render names a camera the
         # model lacks, and some models have none: cameras are named (camera_name).
-        "camera_id": Between(-1, -1),
+        "camera_id": Between(
+            -1, -1, hint="A camera the model lacks would end the server at the first render: name one with camera_name."
+        ),
     },
     "ale_py": {
         # ALE's (low, high) form needs a tuple, which JSON cannot carry: ALE refuses lists.
@@ -255,6 +262,5 @@ def check_kwarg_ranges(env_id, kwargs):
     for name, value in (kwargs or {}).items():
         allowed = ranges.get(name)
         if allowed is not None and not allowed.accepts(value):
-            raise InvalidInput(
-                f"kwargs.{name}", f"{allowed.expected} on this server, not {reprlib.repr(value)}.", code="out_of_range"
-            )
+            message = f"{allowed.expected} on this server, not {reprlib.repr(value)}. {allowed.hint}".rstrip()
+            raise InvalidInput(f"kwargs.{name}", message, code="out_of_range")

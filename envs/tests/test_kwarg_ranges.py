@@ -36,8 +36,8 @@ OUT_OF_RANGE = [
     ("Humanoid-v5", "width", 0, "an integer from 1 to 2,048"),
     ("Hopper-v5", "max_geom", 100_000_000, "an integer from 1 to 10,000"),
     # A camera the model lacks ends the process (MuJoCo's error handler exits) at the first render.
-    ("Reacher-v5", "camera_id", 0, "an integer from -1 to -1"),
-    ("Hopper-v5", "camera_id", 1, "an integer from -1 to -1"),
+    ("Reacher-v5", "camera_id", 0, "only -1 on this server, not 0. A camera the model lacks"),
+    ("Hopper-v5", "camera_id", 1, "name one with camera_name"),
     ("Hopper-v4", "frame_skip", -3, "an integer from 1 to 25"),
     # ALE: a frameskip of 10**9 makes a step never return.
     ("ALE/Pong-v5", "frameskip", 1_000_000_000, "an integer from 1 to 25"),
