@@ -166,28 +166,30 @@ def bearer_key(header):
 
 
 def check_instance(caller, instance_id):
-    """Raise the 404 of an unknown id when ``instance_id`` belongs to another key.
+    """Raise the 404 of an unknown id when ``instance_id`` belongs to another key,
+    or to no instance at all.
 
-    Nothing is raised for an id that does not exist: the service called next
-    raises its own 404 for it, with the same words. The live instance is
-    looked at first (no database); the record only for ids not live here.
+    Both get it here, before anything else is looked at (the method, the body),
+    so that no answer tells another key's instance from an id that does not
+    exist: a PUT on an unknown id would otherwise be a 405, an invalid body a
+    400, where another key's instance is a 404. The live instance is looked at
+    first (no database); the record only for ids not live here.
     """
     if caller.sees_all:
         return
     live = runtime.get(instance_id)
-    parsed = None
     if live is None:
         try:
             parsed = uuid.UUID(str(instance_id))
         except ValueError:
-            return
+            raise InstanceNotFound(instance_id) from None
         live = runtime.get(parsed)
     if live is not None:
         owner_id = live.owner_id
     else:
         found = EnvInstance.objects.filter(pk=parsed).values_list("owner_id").first()
         if found is None:
-            return
+            raise InstanceNotFound(instance_id)
         owner_id = found[0]
     if owner_id != caller.key_id:
         raise InstanceNotFound(instance_id)
@@ -301,8 +303,9 @@ def auth_message_key(message):
 
 class OwnedInstanceViews:
     """A mixin for DRF views whose routes name an ``instance_id``: another key's
-    instance is the 404 of an unknown id, on every route, before the view runs.
-    ``request.caller`` is set by ``envs.middleware.ApiKeyMiddleware``."""
+    instance is the 404 of an unknown id, on every route and for every method,
+    before the view runs (DRF's ``initial`` comes before the method is looked
+    up). ``request.caller`` is set by ``envs.middleware.ApiKeyMiddleware``."""
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -2,17 +2,24 @@
 
 Each check runs before anything is built, so a request over a limit changes
 nothing: no record, no live environment. The per-key cap is
-``access.creation_slot``; the server-wide one is ``server_slots`` here.
+``access.creation_slot``; the server-wide ones are ``server_slots`` (the count
+of environments) and ``check_memory`` (the process's memory) here.
 """
 
 import contextlib
 import json
+import os
+import reprlib
+import resource
+import sys
 import threading
+from typing import NamedTuple
 
 import gymnasium as gym
 from django.conf import settings
+from rest_framework import status
 
-from .errors import InvalidInput, ServerFull
+from .errors import ApiError, InvalidInput, ServerFull
 from .runtime import runtime
 
 _slots_lock = threading.Lock()
@@ -42,6 +49,46 @@ def server_slots(count):
     finally:
         with _slots_lock:
             _reserved -= count
+
+
+# --- the process's memory ---------------------------------------------------------
+
+STATM = "/proc/self/statm"
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+
+
+class MemoryFull(ApiError):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "server_memory_full"
+
+
+def rss_mb():
+    """This process's resident memory now, in MB: read from /proc (a few microseconds);
+    where there is no /proc, the most it has held so far (getrusage)."""
+    try:
+        with open(STATM) as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE / 2**20
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KB on Linux
+
+
+def check_memory():
+    """A 503 when the process holds more than ``GYMAPI_MAX_RSS_MB``: one environment
+    more could take the machine to the OOM killer, and every instance with it."""
+    cap = settings.GYMAPI_MAX_RSS_MB
+    if not cap:
+        return
+    held = rss_mb()
+    if held > cap:
+        raise MemoryFull(
+            f"This server process holds {held:,.0f} MB of memory, over GYMAPI_MAX_RSS_MB={cap}: no environment is "
+            "created until memory is freed (close instances you no longer use: DELETE /v1/envs/{id}/ or "
+            "/v1/vector_envs/{id}/; a restart returns what the process keeps)."
+        )
+
+
+# --- sizes ---------------------------------------------------------------------------
 
 
 def check_kwargs_size(kwargs):
@@ -89,3 +136,131 @@ def episode_steps(env_id, requested, *, vector=False):
     if own is None and vector and spec.vector_entry_point is not None:
         return None
     return ceiling
+
+
+# --- the kwargs that size an environment or scale its work ------------------------
+
+
+class Between(NamedTuple):
+    """A number from ``low`` to ``high``, both included; an integer unless ``integer``
+    is False. ``hint``: what to do instead, for the error."""
+
+    low: float
+    high: float
+    integer: bool = True
+    hint: str = ""
+
+    @property
+    def expected(self):
+        if self.low == self.high:
+            return f"only {self.low:,}"
+        return f"{'an integer' if self.integer else 'a number'} from {self.low:,} to {self.high:,}"
+
+    def accepts(self, value):
+        kinds = int if self.integer else (int, float)
+        # bool is an int to Python, not to a client; NaN compares false and is refused too.
+        return isinstance(value, kinds) and not isinstance(value, bool) and self.low <= value <= self.high
+
+
+class Rows(NamedTuple):
+    """A map as a list of strings of one length (FrozenLake's ``desc``): at most
+    ``rows`` of at most ``columns`` characters, each one of ``letters``."""
+
+    rows: int
+    columns: int
+    letters: str
+    hint: str = ""
+
+    @property
+    def expected(self):
+        return (
+            f"a list of 1 to {self.rows} strings of one length, 1 to {self.columns} characters, "
+            f"of the letters {self.letters}"
+        )
+
+    def accepts(self, value):
+        if not isinstance(value, list) or not 1 <= len(value) <= self.rows:
+            return False
+        if not all(isinstance(row, str) for row in value) or len({len(row) for row in value}) != 1:
+            return False
+        return 1 <= len(value[0]) <= self.columns and set("".join(value)) <= set(self.letters)
+
+
+PROBABILITY = Between(0, 1, integer=False)
+GRID_SIDE = Between(3, 64)
+COUNT = Between(0, 32)
+
+# Family (the module of the registered entry point, or a package above it) ->
+# {kwarg: its range}. Each range keeps what the native code or a loop behind
+# the kwarg does within seconds and megabytes; README, Limits, says what each
+# value outside it did when tried.
+KWARG_RANGES = {
+    "gymnasium.envs.mujoco": {
+        "frame_skip": Between(1, 25),
+        "width": Between(1, 2048),
+        "height": Between(1, 2048),
+        "max_geom": Between(1, 10_000),
+        # MuJoCo's error handler exits the process when a render names a camera the
+        # model lacks, and some models have none: cameras are named (camera_name).
+        "camera_id": Between(
+            -1, -1, hint="A camera the model lacks would end the server at the first render: name one with camera_name."
+        ),
+    },
+    "ale_py": {
+        # ALE's (low, high) form needs a tuple, which JSON cannot carry: ALE refuses lists.
+        "frameskip": Between(1, 25),
+        "repeat_action_probability": PROBABILITY,
+        "max_num_frames_per_episode": Between(1, 1_000_000),
+    },
+    "minigrid": {
+        "size": GRID_SIDE,
+        "width": GRID_SIDE,
+        "height": GRID_SIDE,
+        "grid_size": GRID_SIDE,
+        "agent_view_size": Between(3, 31),
+        "tile_size": Between(1, 32),
+        "max_steps": Between(1, 100_000),
+        "room_size": Between(3, 16),
+        "num_rows": Between(1, 4),
+        "num_cols": Between(1, 4),
+        "maxRoomSize": Between(4, 16),
+        "minNumRooms": Between(1, 8),
+        "maxNumRooms": Between(1, 8),
+        "numObjs": COUNT,
+        "num_objs": COUNT,
+        "n_obstacles": COUNT,
+        "num_dists": COUNT,
+        "objs_per_room": COUNT,
+        "num_doors": COUNT,
+        "num_crossings": COUNT,
+    },
+    "gymnasium.envs.toy_text.frozen_lake": {
+        "desc": Rows(64, 64, "SFHG"),
+        "success_rate": PROBABILITY,
+    },
+    "gymnasium.envs.toy_text.taxi": {
+        "fickle_probability": PROBABILITY,
+        "rainy_probability": PROBABILITY,
+    },
+}
+
+
+def family_of(env_id):
+    """The key of ``KWARG_RANGES`` whose package holds ``env_id``'s entry point, or None."""
+    entry_point = gym.spec(env_id).entry_point
+    module = entry_point.partition(":")[0] if isinstance(entry_point, str) else getattr(entry_point, "__module__", "")
+    for family in KWARG_RANGES:
+        if module == family or module.startswith(family + "."):
+            return family
+    return None
+
+
+def check_kwarg_ranges(env_id, kwargs):
+    """A 400 naming ``kwargs.<name>`` and its range when a kwarg that sizes ``env_id``
+    or scales its work is outside its family's range (``KWARG_RANGES``)."""
+    ranges = KWARG_RANGES.get(family_of(env_id), {})
+    for name, value in (kwargs or {}).items():
+        allowed = ranges.get(name)
+        if allowed is not None and not allowed.accepts(value):
+            message = f"{allowed.expected} on this server, not {reprlib.repr(value)}. {allowed.hint}".rstrip()
+            raise InvalidInput(f"kwargs.{name}", message, code="out_of_range")

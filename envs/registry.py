@@ -36,7 +36,13 @@ RESERVED_KWARGS = {
 # xml_file, for one). Reading server paths chosen by clients is refused.
 FILE_KWARG_WORDS = ("file", "path", "dir", "folder")
 
-ALL_RENDER_MODES = ("rgb_array", "rgb_array_list", "ansi", "ansi_list", "human", "depth_array", "depth_array_list")
+ALL_RENDER_MODES = ("rgb_array", "rgb_array_list", "ansi", "ansi_list", "depth_array", "depth_array_list")
+
+# "human" draws in a window on the server: nobody sees it, each step waits for
+# the window's frame rate, and MuJoCo's (glfw, with no display) aborts the whole
+# process at the first reset. No environment is created with it, and it is left
+# out of every list of render modes this server gives.
+WINDOW_MODE = "human"
 
 
 def register_namespaces():
@@ -67,10 +73,15 @@ def creator_of(env_id):
 
 
 def render_modes_of(env_id):
-    """The render modes the environment declares, or None when it declares none."""
+    """The render modes the environment declares, but ``human``; None when it declares none."""
     creator = creator_of(env_id)
     modes = getattr(creator, "metadata", {}).get("render_modes") if creator is not None else None
-    return list(modes) if modes is not None else None
+    return served_modes(modes)
+
+
+def served_modes(modes):
+    """``modes`` (an environment's ``metadata["render_modes"]``) without ``human``, or None."""
+    return None if modes is None else [mode for mode in modes if mode != WINDOW_MODE]
 
 
 def _suggest(env_id):
@@ -106,19 +117,26 @@ def resolve_env_id(env_id):
 def with_list_modes(modes):
     """``modes`` and the ``<mode>_list`` variants gym.make builds from them
     (it wraps the environment in RenderCollection), in order, without duplicates."""
-    listed = [f"{mode}_list" for mode in modes if mode != "human" and not mode.endswith("_list")]
+    listed = [f"{mode}_list" for mode in modes if mode != WINDOW_MODE and not mode.endswith("_list")]
     return list(dict.fromkeys([*modes, *listed]))
 
 
 def check_render_mode(env_id, render_mode):
+    """A 400 naming ``render_mode`` when ``env_id`` does not offer it, or it is ``human``."""
     if render_mode is None:
         return
     modes = render_modes_of(env_id)
-    allowed = ALL_RENDER_MODES if modes is None else with_list_modes(modes)
-    if render_mode not in allowed:
+    allowed = list(ALL_RENDER_MODES if modes is None else with_list_modes(modes))
+    offered = f"one of {allowed}" if allowed else "in no mode this server serves"
+    if render_mode == WINDOW_MODE:
         raise InvalidInput(
-            "render_mode", f"{env_id} renders as one of {list(allowed)}, not {render_mode!r}.", code="invalid"
+            "render_mode",
+            f"'human' would draw in a window on the server, which no client sees; {env_id} renders {offered} "
+            "(GET /v1/envs/{id}/monitor/render/ shows the frames).",
+            code="invalid",
         )
+    if render_mode not in allowed:
+        raise InvalidInput("render_mode", f"{env_id} renders {offered}, not {render_mode!r}.", code="invalid")
 
 
 def accepted_kwargs(env_id):

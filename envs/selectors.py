@@ -7,7 +7,7 @@ from .errors import InstanceNotFound, InvalidInput, WrongInstanceKind
 from .models import EnvInstance
 from .recording import episodes as recording
 from .recording.writer import writer
-from .registry import render_modes_of, spec_summary
+from .registry import render_modes_of, served_modes, spec_summary
 from .runtime import SINGLE, VECTOR, runtime
 from .services.episodes import space_of
 from .services.instances import instance_get, parse_id
@@ -57,7 +57,7 @@ def instance_detail(*, instance_id):
         "spec": {
             **(spec_summary(spec) if spec else {}),
             "max_episode_steps": instance.max_episode_steps,
-            "render_modes": live.metadata.get("render_modes") or render_modes_of(instance.env_id),
+            "render_modes": served_modes(live.metadata.get("render_modes")) or render_modes_of(instance.env_id),
             "render_fps": live.metadata.get("render_fps"),
         },
     }

@@ -19,6 +19,8 @@ import signal
 
 import uvicorn
 
+from gymapi.protocol import GuardedHttpToolsProtocol, raise_open_files_limit
+
 
 class Server(uvicorn.Server):
     """uvicorn's server, which ends the MJPEG streams as soon as it stops accepting: they
@@ -38,7 +40,7 @@ def config(host, port, *, access_log=False, graceful_timeout=10.0, **options):
         host=host,
         port=port,
         loop="uvloop",
-        http="httptools",
+        http=GuardedHttpToolsProtocol,  # httptools, with a header timeout and a connection cap
         ws="websockets-sansio",
         ws_per_message_deflate=False,
         lifespan="on",
@@ -64,6 +66,7 @@ def main(argv=None):
     from gymapi.startup import access_mode
 
     uvicorn.config.logger.log(*access_mode(args.host))  # after the Config, which sets uvicorn's logging up
+    raise_open_files_limit()
     # Once shut down, uvicorn raises the signal that stopped it again, under the
     # handler in place before it ran: with the default ones the process would
     # die of it (status -15) after shutting down cleanly. It has done its work.

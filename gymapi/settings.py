@@ -30,6 +30,28 @@ def envlist(name, default):
     return [item.strip() for item in os.getenv(name, default).split(",") if item.strip()]
 
 
+# Where a container's memory limit is written: cgroup v2, then v1.
+CGROUP_MEMORY_FILES = ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes")
+
+
+def memory_limit_mb():
+    """The memory this process may use, in MB: its cgroup's limit when one is set,
+    else the machine's; 0 when neither can be read."""
+    limits = []
+    for path in CGROUP_MEMORY_FILES:
+        try:
+            text = Path(path).read_text().strip()
+        except OSError:
+            continue
+        if text.isdigit():  # "max" (v2) or a huge number (v1) when no limit is set
+            limits.append(int(text) // 2**20)
+    try:
+        limits.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20)
+    except (AttributeError, KeyError, ValueError, OSError):
+        pass
+    return min(limits, default=0)
+
+
 # Headless rendering: MuJoCo through EGL, pygame without a display or sound
 # card. Set before any environment module is imported.
 os.environ.setdefault("MUJOCO_GL", "egl")
@@ -220,6 +242,15 @@ GYMAPI_ASYNC_COMMIT = envbool("GYMAPI_ASYNC_COMMIT", "0")
 # Environments held at once by this server: a single instance counts 1, a
 # vector instance its num_envs (each sub-environment costs what an instance does).
 GYMAPI_MAX_INSTANCES = envint("GYMAPI_MAX_INSTANCES", "1000")
+# Resident memory of the server process, in MB, past which creations are refused
+# (a 503): three quarters of what the process may use by default, so that the
+# machine or the container is not driven to the OOM killer.
+GYMAPI_MAX_RSS_MB = envint("GYMAPI_MAX_RSS_MB", str(memory_limit_mb() * 3 // 4))
+# Connections (gymapi/protocol.py): seconds a request may take to send its headers
+# before its connection is closed, and connections held at once, WebSockets
+# included (keep it well below the open files limit, ulimit -n).
+GYMAPI_HEADER_TIMEOUT = envfloat("GYMAPI_HEADER_TIMEOUT", "10")
+GYMAPI_MAX_CONNECTIONS = envint("GYMAPI_MAX_CONNECTIONS", "1000")
 # Size of a request body (Django's setting: the fast path and DRF both answer 413 beyond it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("GYMAPI_MAX_BODY_BYTES", "2621440") or None
 # Size of a create's kwargs, as compact JSON.

@@ -57,7 +57,7 @@ class ShutdownDisabled(ApiError):
 
 
 def env_create(*, env_id, render_mode=None, **fields):
-    """``services.env_create``, rendering RGB frames when the environment can."""
+    """``instance_create`` of a single instance, rendering RGB frames when the environment can."""
     if render_mode is None:
         registry.resolve_env_id(env_id)  # before its render modes are looked up
         if RENDER_MODE in (registry.render_modes_of(env_id) or ()):
@@ -132,12 +132,21 @@ def observation_space_contains(*, instance_id, properties):
 # --- the monitor ----------------------------------------------------------------
 
 
-def monitor_root():
-    return (Path(settings.MEDIA_ROOT) / "monitor").resolve()
+def monitor_root(owner_id):
+    """The folder holding the monitor folders of the instances of ``owner_id``:
+    ``MEDIA_ROOT/monitor/keys/<key id>`` for a key, ``MEDIA_ROOT/monitor/anyone``
+    for instances created with keys off (owner None).
+
+    Clients name their folders, and two keys may well name the same one: each
+    key's names are looked up under its own root, so that no key lists,
+    downloads, resumes or clears another's videos, nor learns that they exist.
+    """
+    base = Path(settings.MEDIA_ROOT) / "monitor"
+    return (base / "anyone" if owner_id is None else base / "keys" / str(int(owner_id))).resolve()
 
 
-def monitor_folder(directory):
-    """The folder under ``MEDIA_ROOT/monitor`` for a client's ``directory``, and its name there.
+def monitor_folder(directory, owner_id):
+    """The folder under ``owner_id``'s monitor root for a client's ``directory``, and its name there.
 
     Clients name folders on their own machine ("/tmp/cartpole-1", "tmp"); the
     name is kept but sanitized so that no folder leaves the root: separators
@@ -153,7 +162,7 @@ def monitor_folder(directory):
         raise MonitorError(f"directory {directory!r} names no folder: give a name such as 'cartpole-1'.")
     if len(name) > MAX_FOLDER_LENGTH:
         raise MonitorError(f"directory is longer than {MAX_FOLDER_LENGTH} characters.")
-    root = monitor_root()
+    root = monitor_root(owner_id)
     folder = root.joinpath(*parts).resolve()
     if not folder.is_relative_to(root) or folder == root:  # a link inside the root pointing out
         raise MonitorError(f"directory {directory!r} leads outside the monitor root.")
@@ -177,13 +186,13 @@ def video_trigger(video_callable):
 
 
 def monitor_start(*, instance_id, directory, force=False, resume=False, video_callable=False):
-    """Record the instance's episodes (from its next reset) into ``directory`` under the monitor root.
+    """Record the instance's episodes (from its next reset) into ``directory`` under its owner's monitor root.
 
     As the older monitor: a folder that already holds monitor files is cleared
     with ``force``, kept with ``resume``, and refused otherwise.
     """
     live = instance_get(instance_id, SINGLE)
-    folder, name = monitor_folder(directory)
+    folder, name = monitor_folder(directory, live.owner_id)
     trigger = video_trigger(video_callable)
     for field, value in (("force", force), ("resume", resume)):
         if value is not None and not isinstance(value, bool):
@@ -232,7 +241,7 @@ def monitor_files(*, instance_id):
                     }
                 )
     return {
-        "directory": folder.relative_to(monitor_root()).as_posix(),
+        "directory": folder.relative_to(monitor_root(live.owner_id)).as_posix(),
         "recording": live.recording_video,
         "files": files,
     }

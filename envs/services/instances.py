@@ -92,6 +92,8 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     else:
         registry.check_render_mode(env_id, render_mode)
     registry.check_kwargs(env_id, kwargs)
+    limits.check_kwarg_ranges(env_id, kwargs)
+    limits.check_memory()
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
     creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id)
     instance_id = uuid.uuid4()

@@ -57,6 +57,26 @@ def test_it_refuses_a_render_mode_the_env_does_not_offer(api, db):
     assert "rgb_array" in error["detail"]  # names the modes it has
 
 
+@pytest.mark.parametrize(
+    "env_id, offered",
+    [
+        ("CartPole-v1", "['rgb_array', 'rgb_array_list']"),
+        ("FrozenLake-v1", "['ansi', 'rgb_array', 'ansi_list', 'rgb_array_list']"),
+        ("LunarLander-v3", "['rgb_array', 'rgb_array_list']"),
+        # MuJoCo's window aborts the whole process (a glfw assertion) at the first reset.
+        ("Hopper-v5", "['rgb_array', 'depth_array', 'rgbd_tuple', 'rgb_array_list', 'depth_array_list', 'rgbd_tuple_list']"),
+        ("Ant-v5", "['rgb_array', 'depth_array', 'rgbd_tuple', 'rgb_array_list', 'depth_array_list', 'rgbd_tuple_list']"),
+        ("ALE/Pong-v5", "['rgb_array', 'rgb_array_list']"),
+        ("MiniGrid-Empty-5x5-v0", "['rgb_array', 'rgb_array_list']"),
+    ],
+)
+def test_it_refuses_human_rendering_naming_the_modes_it_offers(api, db, env_id, offered):
+    error = assert_refused(api, {"env_id": env_id, "render_mode": "human"}, "render_mode")
+    message = error["fields"]["render_mode"][0]
+    assert "window on the server" in message
+    assert offered in message
+
+
 def test_it_seeds_the_first_reset_with_the_creation_seed(api, db):
     first = create(api, {"env_id": "CartPole-v1", "seed": 7}).json()["instance_id"]
     second = create(api, {"env_id": "CartPole-v1", "seed": 7}).json()["instance_id"]

@@ -97,11 +97,21 @@ def field_cases():
             "../../../etc/passwd", "ALE/../../../etc/passwd", "/etc/passwd", "..", "CartPole-v1/../x", "",
         ):
             yield Case("POST", path, '{"env_id": %s%s}' % (json.dumps(env_id), extra), field="env_id")
+        # Keyword arguments that size an environment or scale its work, out of their family's range.
+        for env_id, kwargs, name in (
+            ("Hopper-v5", '{"frame_skip": 0}', "frame_skip"), ("Reacher-v5", '{"camera_id": 0}', "camera_id"),
+            ("ALE/Pong-v5", '{"frameskip": 1000000000}', "frameskip"), ("MiniGrid-Empty-5x5-v0", '{"size": 16000}', "size"),
+            ("FrozenLake-v1", '{"desc": ["SFFG", "FX"]}', "desc"),
+        ):
+            yield Case("POST", path, '{"env_id": "%s", "kwargs": %s%s}' % (env_id, kwargs, extra), field=f"kwargs.{name}")
         # Unknown keyword arguments, and those that name server files or reserved ones.
         for name in ("nope", "__class__", "xml_file", "model_path", "render_mode", "max_episode_steps"):
             yield Case("POST", path, '{%s, "kwargs": {"%s": "/etc/passwd"}}' % (cartpole, name), field=f"kwargs.{name}")
     for mode in ("../../etc/passwd", "RGB_ARRAY", "x" * 100, "5", "rgb_array/../ansi"):
         yield Case("POST", create, '{"env_id": "CartPole-v1", "render_mode": %s}' % json.dumps(mode), field="render_mode")
+    # A window on the server: MuJoCo's aborts the process at the first reset.
+    for env_id in ("CartPole-v1", "Hopper-v5", "ALE/Pong-v5", "MiniGrid-Empty-5x5-v0"):
+        yield Case("POST", create, '{"env_id": "%s", "render_mode": "human"}' % env_id, field="render_mode")
     for count in ('"2"', "2.0", "true", "0", "257", "-1", HUGE_INT, "1e400", "null"):
         yield Case("POST", vector, '{"env_id": "CartPole-v1", "num_envs": %s}' % count, field="num_envs")
     yield Case("POST", vector, '{"env_id": "CartPole-v1", "num_envs": 2, "kwargs": {"num_envs": 9}}', field="kwargs.num_envs")
@@ -389,6 +399,7 @@ WS_CASES = [
     ("any", '{"op": "create", "env_id": "../../../etc/passwd"}', "env_id", None),
     ("any", '{"op": "create", "env_id": "CartPole-v1", "kwargs": {"nope": 1}}', "kwargs.nope", None),
     ("any", '{"op": "create", "env_id": "CartPole-v1", "kwargs": {"xml_file": "/etc/passwd"}}', "kwargs.xml_file", None),
+    ("any", '{"op": "create", "env_id": "Hopper-v5", "render_mode": "human"}', "render_mode", None),
     ("any", '{"op": "create", "env_id": "CartPole-v1", "seed": %s}' % HUGE_INT, "seed", None),
     ("any", '{"op": "create", "env_id": "CartPole-v1", "seed": "1"}', "seed", None),
     ("any", '{"op": "create", "env_id": true}', "env_id", None),

@@ -54,7 +54,7 @@ def test_it_describes_the_spec(api, make_instance):
     assert spec["id"] == "CartPole-v1"
     assert spec["max_episode_steps"] == 50  # this instance's, not the registry's 500
     assert spec["reward_threshold"] == 475.0
-    assert spec["render_modes"] == ["human", "rgb_array"]
+    assert spec["render_modes"] == ["rgb_array"]  # what it can be created with: never "human"
     assert spec["render_fps"] == 50
 
 

@@ -131,6 +131,24 @@ async def test_another_keys_vector_instance_is_an_unknown_id_on_the_fast_path(ke
     assert (await post(fast, f"/v1/vector_envs/{instance_id}/step/", b'{"action": [0, 1]}', alice))[0] == 200
 
 
+@pytest.mark.parametrize(
+    "method, body",
+    [("POST", b'{"actions": 1}'), ("POST", b"{not json"), ("POST", b'{"action": 7}'), ("PUT", b"{}"),
+     ("PATCH", b"{}"), ("OPTIONS", b""), ("GET", b""), ("DELETE", b"")],
+)
+async def test_any_method_and_body_on_another_keys_instance_answers_as_on_an_unknown_id(keys_on, keys, served, method, body):
+    fast, _ = served
+    alice, bob = await keys("alice"), await keys("bob")
+    instance_id = await created(alice)
+    await post(fast, "/v1/envs/x/step/", b'{"action": 0}', bob)  # bob's key in the cache
+    unknown = str(uuid.uuid4())
+    for action in ("step", "reset"):
+        theirs = await call(fast, method, f"/v1/envs/{instance_id}/{action}/", body, headers_for(bob))
+        none = await call(fast, method, f"/v1/envs/{unknown}/{action}/", body, headers_for(bob))
+        assert theirs[0] == 404 and normalized(theirs, instance_id) == normalized(none, unknown)
+    assert runtime.get(instance_id).episode_steps == 0
+
+
 async def test_a_revoked_key_is_refused_once_its_cache_entry_is_stale(keys_on, keys, served, monkeypatch):
     fast, _ = served
     alice = await keys("alice")

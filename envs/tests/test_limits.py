@@ -1,6 +1,7 @@
-"""The server's caps (README, Limits): GYMAPI_MAX_INSTANCES (429), the request
-body (413), the kwargs' size and max_episode_steps (400 naming the field).
-A request over a limit changes nothing: no record, no live environment."""
+"""The server's caps (README, Limits): GYMAPI_MAX_INSTANCES (429), the process's
+memory (GYMAPI_MAX_RSS_MB, 503), the request body (413), the kwargs' size and
+max_episode_steps (400 naming the field). A request over a limit changes
+nothing: no record, no live environment."""
 
 import json
 import os
@@ -13,7 +14,9 @@ from asgiref.sync import sync_to_async
 from django.conf import settings as django_settings
 from rest_framework.test import APIClient
 
+from envs import limits
 from envs.http.fastpath import FastPath
+from envs.legacy.tests.conftest import LegacyClient
 from envs.models import EnvInstance
 from envs.runtime import runtime
 
@@ -109,6 +112,111 @@ async def test_a_creation_over_the_step_socket_gets_the_429_and_the_socket_stays
     assert await EnvInstance.objects.acount() == 1
 
 
+# --- GYMAPI_MAX_RSS_MB --------------------------------------------------------------
+
+
+def assert_memory_full(status, body, cap):
+    assert status == 503, body
+    assert body["code"] == "server_memory_full"
+    assert f"over GYMAPI_MAX_RSS_MB={cap}" in body["detail"]
+    held = int(body["detail"].split(" MB")[0].rpartition(" ")[2].replace(",", ""))
+    assert abs(held - limits.rss_mb()) < 50  # the process's RSS now, in MB
+
+
+@pytest.mark.parametrize("route", ["envs", "vector_envs"])
+def test_it_refuses_a_creation_with_a_503_when_the_process_holds_more_than_GYMAPI_MAX_RSS_MB(api, settings, route):
+    settings.GYMAPI_MAX_RSS_MB = 1  # below any Python process
+    body = {"env_id": "CartPole-v1", "num_envs": 2} if route == "vector_envs" else {"env_id": "CartPole-v1"}
+    response = api.post(f"/v1/{route}/", body)
+    assert_memory_full(response.status_code, response.json(), 1)
+    assert not EnvInstance.objects.exists()
+    assert runtime.environment_count() == 0
+    settings.GYMAPI_MAX_RSS_MB = 0  # off
+    assert api.post(f"/v1/{route}/", body).status_code == 201
+
+
+def test_it_creates_below_GYMAPI_MAX_RSS_MB(api, settings):
+    settings.GYMAPI_MAX_RSS_MB = int(limits.rss_mb()) + 1000
+    assert create(api).status_code == 201
+
+
+def test_an_instance_created_before_the_memory_filled_is_still_served(api, settings):
+    instance_id = create(api).json()["instance_id"]
+    settings.GYMAPI_MAX_RSS_MB = 1
+    assert api.post(f"/v1/envs/{instance_id}/reset/", {}).status_code == 200
+    assert api.post(f"/v1/envs/{instance_id}/step/", {"action": 0}).status_code == 200
+    assert api.delete(f"/v1/envs/{instance_id}/").status_code == 204
+
+
+@pytest.mark.asyncio
+async def test_a_creation_over_the_step_socket_gets_the_503_and_the_socket_stays_open(settings):
+    settings.GYMAPI_MAX_RSS_MB = 1
+    async with Socket("/ws/step/") as socket:
+        refused = await socket.ask({"op": "create", "env_id": "CartPole-v1", "id": "c1"})
+        assert (refused.pop("status"), refused.pop("id")) == (503, "c1")
+        assert_memory_full(503, refused, 1)
+        assert (await socket.ask({"op": "create", "env_id": "nope"}))["status"] == 400  # still answering
+    assert await EnvInstance.objects.acount() == 0
+
+
+def test_a_legacy_creation_gets_the_503_as_a_message(settings, tmp_path):
+    settings.ROOT_URLCONF = "envs.legacy.tests.urls"
+    settings.GYMAPI_LEGACY_API = True
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.GYMAPI_MAX_RSS_MB = 1
+    response = LegacyClient().post("/v1/envs/", {"env_id": "CartPole-v1"})
+    assert response.status_code == 503
+    assert "over GYMAPI_MAX_RSS_MB=1" in response.json()["message"]
+    assert not EnvInstance.objects.exists()
+
+
+def test_it_reads_the_resident_memory_of_the_process_now():
+    import resource
+
+    before = limits.rss_mb()
+    ballast = bytearray(200 * 2**20)  # touched: resident
+    ballast[:: 4096] = b"x" * len(ballast[:: 4096])
+    assert limits.rss_mb() - before > 150
+    del ballast
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    assert 0 < limits.rss_mb() <= peak + 1
+
+
+def test_without_proc_it_falls_back_to_the_peak(monkeypatch, tmp_path):
+    import resource
+
+    monkeypatch.setattr(limits, "STATM", tmp_path / "missing")
+    assert limits.rss_mb() == resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def test_GYMAPI_MAX_RSS_MB_defaults_to_three_quarters_of_the_memory_the_process_may_use():
+    from gymapi.settings import memory_limit_mb
+
+    physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    assert 0 < memory_limit_mb() <= physical
+    assert django_settings.GYMAPI_MAX_RSS_MB == memory_limit_mb() * 3 // 4
+
+
+@pytest.mark.parametrize(
+    "cgroup, expected",
+    [
+        (None, 16_384),  # no cgroup file: the machine's memory
+        ("max", 16_384),  # cgroup v2 without a limit
+        ("9223372036854771712", 16_384),  # cgroup v1 without a limit
+        (str(2 * 2**30), 2048),  # a container limited to 2 GB
+    ],
+)
+def test_the_memory_the_process_may_use_is_its_cgroups_limit_or_the_machines(monkeypatch, tmp_path, cgroup, expected):
+    from gymapi import settings as project_settings
+
+    path = tmp_path / "memory.max"
+    if cgroup is not None:
+        path.write_text(cgroup + "\n")
+    monkeypatch.setattr(project_settings, "CGROUP_MEMORY_FILES", (str(path),))
+    monkeypatch.setattr(project_settings.os, "sysconf", {"SC_PAGE_SIZE": 4096, "SC_PHYS_PAGES": 4 * 2**20}.__getitem__)
+    assert project_settings.memory_limit_mb() == expected
+
+
 # --- the request body --------------------------------------------------------------
 
 
@@ -141,7 +249,7 @@ def test_the_limits_are_read_from_the_environment():
     variables = {
         "GYMAPI_MAX_INSTANCES": "7", "GYMAPI_MAX_BODY_BYTES": "1234", "GYMAPI_MAX_KWARGS_BYTES": "99",
         "GYMAPI_MAX_EPISODE_STEPS": "321", "GYMAPI_IDLE_SECONDS": "12.5", "GYMAPI_REAP_INTERVAL": "3",
-        "GYMAPI_CALL_TIMEOUT": "4.5",
+        "GYMAPI_CALL_TIMEOUT": "4.5", "GYMAPI_MAX_RSS_MB": "2048",
     }
     names = [*variables, "DATA_UPLOAD_MAX_MEMORY_SIZE"]
     names.remove("GYMAPI_MAX_BODY_BYTES")
@@ -150,7 +258,7 @@ def test_the_limits_are_read_from_the_environment():
         [sys.executable, "-c", script], env={**os.environ, **variables}, capture_output=True, text=True, check=True,
         cwd=django_settings.BASE_DIR,
     ).stdout
-    assert output.split("\n")[-2] == str([7, 99, 321, 12.5, 3.0, 4.5, 1234])
+    assert output.split("\n")[-2] == str([7, 99, 321, 12.5, 3.0, 4.5, 2048, 1234])
 
 
 # --- kwargs ------------------------------------------------------------------------

@@ -5,6 +5,7 @@ status, code and words, the id as it was sent), does not see it in lists, and
 changes nothing of it. GYMAPI_MAX_INSTANCES_PER_KEY caps a key's active instances.
 """
 
+import json
 import re
 import uuid
 
@@ -150,6 +151,53 @@ def test_the_event_loop_leaves_another_keys_instance_alone(cheap_calls):
     assert runtime.get(instance_id).episode_steps == steps + 1 and outcome.body["reward"] == 1.0
 
 
+# --- any method -----------------------------------------------------------------------
+
+METHODS = ["options", "put", "patch", "post", "get", "delete", "head"]
+
+
+def raw_answer(client, method, path, body=None):
+    response = client.generic(method.upper(), path, json.dumps(body or {}), content_type="application/json")
+    return response.status_code, response.content.decode()
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize(
+    "route",
+    ["/v1/envs/{id}/", "/v1/envs/{id}/step/", "/v1/envs/{id}/reset/", "/v1/envs/{id}/action_space/",
+     "/v1/envs/{id}/episodes/", "/v1/envs/{id}/monitor/render/", "/v1/vector_envs/{vec}/",
+     "/v1/vector_envs/{vec}/step/", "/v1/vector_envs/{vec}/reset/", "/v1/vector_envs/{vec}/action_space/sample/"],
+)
+def test_every_method_on_another_keys_instance_answers_as_on_an_unknown_id(keys_on, alice, bob, method, route):
+    owner = client_with(alice)
+    ids = {"id": create(owner), "vec": create(owner, "/v1/vector_envs/")}
+    unknown = str(uuid.uuid4())
+    path, unknown_path = route.format(**ids), route.format(id=unknown, vec=unknown)
+    theirs = raw_answer(client_with(bob), method, path)
+    none = raw_answer(client_with(bob), method, unknown_path)
+    assert theirs[0] == none[0] == 404, (theirs, none)
+    assert theirs[1].replace(ids["id"], "<id>").replace(ids["vec"], "<id>") == none[1].replace(unknown, "<id>")
+    assert runtime.get(ids["id"]).episode_steps == 0 and not runtime.get(ids["id"]).closed
+    assert runtime.get(ids["vec"]) is not None
+
+
+@pytest.mark.parametrize("method, status", [("options", 200), ("put", 405), ("patch", 405)])
+@pytest.mark.parametrize("route", ["/v1/envs/{id}/", "/v1/envs/{id}/step/", "/v1/vector_envs/{vec}/"])
+def test_the_owner_keeps_its_answers_to_other_methods(keys_on, alice, method, status, route):
+    owner = client_with(alice)
+    path = route.format(id=create(owner), vec=create(owner, "/v1/vector_envs/"))
+    assert raw_answer(owner, method, path)[0] == status
+
+
+def test_an_invalid_body_for_another_keys_instance_is_the_unknown_ids_404_not_a_400(keys_on, alice, bob):
+    instance_id = create(client_with(alice))
+    unknown = str(uuid.uuid4())
+    for path in ("/v1/envs/{id}/step/", "/v1/vector_envs/{id}/step/"):
+        theirs = raw_answer(client_with(bob), "post", path.format(id=instance_id), {"actions": "x"})
+        none = raw_answer(client_with(bob), "post", path.format(id=unknown), {"actions": "x"})
+        assert theirs[0] == none[0] == 404, (theirs, none)
+
+
 # --- the cap ------------------------------------------------------------------------
 
 
@@ -215,6 +263,23 @@ def test_legacy_routes_answer_another_keys_instance_as_an_unknown_one(legacy_key
     assert theirs.status_code == none.status_code == 400
     assert theirs.json() == {"message": f"Instance_id {instance_id} unknown"}
     assert none.json() == {"message": f"Instance_id {unknown} unknown"}
+    assert runtime.get(instance_id) is not None
+
+
+@pytest.mark.parametrize("method", METHODS)
+@pytest.mark.parametrize("route", ["{id}/reset/", "{id}/step/", "{id}/action_space/", "{id}/monitor/files/", "{id}/close/"])
+def test_legacy_routes_answer_every_method_on_another_keys_instance_as_on_an_unknown_id(
+    legacy_keys, alice, bob, method, route
+):
+    owner = client_with(alice)
+    instance_id = owner.post("/v1/envs/", {"env_id": "CartPole-v1"}).json()["instance_id"]
+    unknown = str(uuid.uuid4())
+    theirs = raw_answer(client_with(bob), method, "/v1/envs/" + route.format(id=instance_id))
+    none = raw_answer(client_with(bob), method, "/v1/envs/" + route.format(id=unknown))
+    assert theirs[0] == none[0] == 400, (theirs, none)
+    assert theirs[1].replace(instance_id, "<id>") == none[1].replace(unknown, "<id>")
+    if method in ("put", "patch"):
+        assert raw_answer(owner, method, "/v1/envs/" + route.format(id=instance_id))[0] == 405
     assert runtime.get(instance_id) is not None
 
 

@@ -31,7 +31,7 @@ def idle_after_an_hour(settings):
 
 
 def untouched_for(instance_id, seconds):
-    live = runtime.get(instance_id) or runtime.get_vector(instance_id)
+    live = runtime.get(instance_id)
     live.last_used = time.monotonic() - seconds
 
 

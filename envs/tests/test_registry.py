@@ -29,9 +29,16 @@ def test_it_lists_ids_with_their_specs(registry):
         "max_episode_steps": 500,
         "reward_threshold": 475.0,
         "nondeterministic": False,
-        "render_modes": ["human", "rgb_array"],
+        "render_modes": ["rgb_array"],
         "kwargs": {},
     }
+
+
+def test_it_lists_the_render_modes_an_instance_can_be_created_with_never_human(registry):
+    # "human" draws in a window on the server and is refused at creation.
+    hopper = next(entry for entry in registry if entry["id"] == "Hopper-v5")
+    assert hopper["render_modes"] == ["rgb_array", "depth_array", "rgbd_tuple"]
+    assert not any("human" in (entry["render_modes"] or []) for entry in registry)
 
 
 def test_it_lists_only_registered_ids_once_each(registry):

@@ -83,14 +83,6 @@ def test_it_explains_which_modes_render_when_the_instance_has_no_render_mode(api
     assert "['rgb_array', 'rgb_array_list']" in body["detail"]
 
 
-def test_it_explains_that_human_mode_draws_on_the_server(api, make_instance):
-    instance_id = make_instance(render_mode="human", reset=True)
-    response = api.get(f"/v1/envs/{instance_id}/monitor/render/")
-    assert response.status_code == 400
-    assert response.json()["code"] == "not_renderable"
-    assert "'human'" in response.json()["detail"] and "'rgb_array'" in response.json()["detail"]
-
-
 def test_it_asks_for_a_reset_before_the_first_render(api, make_instance):
     instance_id = make_instance(render_mode="rgb_array")
     response = api.get(f"/v1/envs/{instance_id}/monitor/render/")

@@ -139,7 +139,7 @@ def test_it_runs_the_usual_client_loop(server, client):
         video = client.session.get(f"{server.url}{entry['url']}")
         assert video.status_code == 200
         assert len(video.content) == entry["size"] and video.content[4:8] == b"ftyp"
-        on_disk = server.media_root / "monitor" / "tmp" / "cartpole-experiment-1" / entry["name"]
+        on_disk = server.media_root / "monitor" / "anyone" / "tmp" / "cartpole-experiment-1" / entry["name"]
         assert on_disk.read_bytes() == video.content
 
     client.env_close(instance_id)

@@ -44,6 +44,16 @@ def test_it_refuses_an_unknown_env_id(legacy):
     assert EnvInstance.objects.count() == 0
 
 
+@pytest.mark.parametrize("env_id", ["CartPole-v1", "Hopper-v5"])
+def test_it_refuses_human_rendering_which_would_draw_on_the_server(legacy, env_id):
+    response = legacy.post("/v1/envs/", {"env_id": env_id, "render_mode": "human"})
+
+    assert response.status_code == 400
+    message = response.json()["message"]
+    assert message.startswith("render_mode: ") and "window on the server" in message and "'rgb_array'" in message
+    assert EnvInstance.objects.count() == 0
+
+
 @pytest.mark.parametrize("body", [None, {}, {"env_id": ""}])
 def test_it_requires_env_id(legacy, body):
     response = legacy.post("/v1/envs/", body)

@@ -1,10 +1,12 @@
 """Legacy mode: the monitor records episodes as video (Gymnasium's RecordVideo)
-into folders under MEDIA_ROOT, listed and downloaded through the API."""
+into folders under MEDIA_ROOT, listed and downloaded through the API. Each
+owner has a root of its own there: a key never sees, resumes or clears another's."""
 
 import pytest
 from django.conf import settings
 
 from envs.runtime import runtime
+from envs.tests.keyed import alice, bob, client_with, key_id, keys_on  # noqa: F401 (fixtures)
 
 
 def start(legacy, instance_id, directory="cartpole-1", force=False, resume=False, video_callable=False):
@@ -23,8 +25,9 @@ def play_episode(legacy, instance_id, steps=None):
             return
 
 
-def monitor_dir():
-    return settings.MEDIA_ROOT / "monitor"
+def monitor_dir(owner="anyone"):
+    """The monitor root of ``owner``: ``anyone`` when keys are off, ``keys/<id>`` for a key."""
+    return settings.MEDIA_ROOT / "monitor" / owner
 
 
 def videos(folder):
@@ -143,6 +146,7 @@ def test_it_keeps_every_folder_under_the_media_root(legacy, directory, folder):
     # Nothing was made beside the media root, nor in it outside the monitor folder.
     assert [path.name for path in settings.MEDIA_ROOT.parent.iterdir()] == ["media"]
     assert [path.name for path in settings.MEDIA_ROOT.iterdir()] == ["monitor"]
+    assert [path.name for path in (settings.MEDIA_ROOT / "monitor").iterdir()] == ["anyone"]
 
 
 @pytest.mark.parametrize("directory", ["", "   ", "/", "..", "../..", "./.", None, 42, ["runs"]])
@@ -260,3 +264,75 @@ def test_it_keeps_stepping_after_the_monitor_closed(legacy):
     assert response.status_code == 200
     play_episode(legacy, instance_id, steps=3)
     assert len(videos(monitor_dir() / "cartpole-1")) == 1  # nothing recorded after the close
+
+
+# --- owners ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def keyed(legacy, keys_on):
+    """Legacy mode requiring keys; requests go through ``client_with(key)``."""
+    return keys_on
+
+
+def keyed_start(key, instance_id, **body):
+    body = {"directory": "runs/exp", "force": False, "resume": False, "video_callable": True, **body}
+    return client_with(key).post(f"/v1/envs/{instance_id}/monitor/start/", body)
+
+
+def keyed_episode(key, instance_id):
+    client = client_with(key)
+    client.post(f"/v1/envs/{instance_id}/reset/", None)
+    for _ in range(3):
+        client.post(f"/v1/envs/{instance_id}/step/", {"action": 0, "render": False})
+    client.post(f"/v1/envs/{instance_id}/monitor/close/", None)
+
+
+def keyed_instance(key):
+    response = client_with(key).post("/v1/envs/", {"env_id": "CartPole-v1"})
+    assert response.status_code == 200, response.content
+    return response.json()["instance_id"]
+
+
+def test_each_key_records_under_a_root_of_its_own(keyed, alice, bob):
+    mine, theirs = keyed_instance(alice), keyed_instance(bob)
+    for key, instance_id in ((alice, mine), (bob, theirs)):
+        assert keyed_start(key, instance_id).status_code == 204
+        keyed_episode(key, instance_id)
+
+    for key in (alice, bob):
+        folder = monitor_dir(f"keys/{key_id(key)}") / "runs" / "exp"
+        assert len(videos(folder)) == 1
+    listing = client_with(alice).get(f"/v1/envs/{mine}/monitor/files/").json()
+    assert listing["directory"] == "runs/exp"  # as the client named it, under its own root
+    assert [entry["name"] for entry in listing["files"]] == videos(monitor_dir(f"keys/{key_id(alice)}") / "runs" / "exp")
+
+
+@pytest.mark.parametrize("flags", [{"resume": True}, {"force": True}, {"resume": True, "force": True}])
+def test_another_key_neither_lists_downloads_nor_clears_a_keys_folder_of_the_same_name(keyed, alice, bob, flags):
+    mine = keyed_instance(alice)
+    keyed_start(alice, mine)
+    keyed_episode(alice, mine)
+    alices = monitor_dir(f"keys/{key_id(alice)}") / "runs" / "exp"
+    [video] = videos(alices)
+    before = {path.name: path.read_bytes() for path in alices.iterdir()}
+    theirs = keyed_instance(bob)
+
+    started = keyed_start(bob, theirs, **flags)
+    listing = client_with(bob).get(f"/v1/envs/{theirs}/monitor/files/")
+    download = client_with(bob).get(f"/v1/envs/{theirs}/monitor/files/{video}")
+
+    assert started.status_code == 204, started.content
+    assert listing.status_code == 200 and listing.json()["files"] == []
+    assert download.status_code == 400 and "No file" in download.json()["message"]
+    assert {path.name: path.read_bytes() for path in alices.iterdir()} == before  # nothing cleared
+    assert [entry["name"] for entry in client_with(alice).get(f"/v1/envs/{mine}/monitor/files/").json()["files"]] == [video]
+
+
+def test_another_keys_folder_of_the_same_name_is_not_in_the_way(keyed, alice, bob):
+    mine = keyed_instance(alice)
+    keyed_start(alice, mine)
+    keyed_episode(alice, mine)
+
+    # Bob's folder of that name is empty: no "existing monitor files" refusal, nothing to force.
+    assert keyed_start(bob, keyed_instance(bob)).status_code == 204
