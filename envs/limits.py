@@ -7,6 +7,7 @@ of environments) and ``check_memory`` (the process's memory) here.
 """
 
 import contextlib
+import functools
 import json
 import os
 import reprlib
@@ -16,11 +17,13 @@ import threading
 from typing import NamedTuple
 
 import gymnasium as gym
+import numpy as np
 from django.conf import settings
 from rest_framework import status
 
-from .errors import ApiError, InvalidInput, ServerFull
+from .errors import ApiError, EnvError, EnvTimeout, InvalidInput, ServerFull
 from .runtime import runtime
+from .runtime.calls import CallTimeout, run_bounded
 
 _slots_lock = threading.Lock()
 _reserved = 0  # environments being built, counted before they are in the runtime
@@ -264,3 +267,53 @@ def check_kwarg_ranges(env_id, kwargs):
         if allowed is not None and not allowed.accepts(value):
             message = f"{allowed.expected} on this server, not {reprlib.repr(value)}. {allowed.hint}".rstrip()
             raise InvalidInput(f"kwargs.{name}", message, code="out_of_range")
+
+
+def check_vector_observations(env_id, num_envs, kwargs):
+    """A 400 naming ``num_envs`` when ``num_envs`` copies of ``env_id``'s observation would make
+    each step's answer larger than ``GYMAPI_MAX_VECTOR_OBS_BYTES``: a few vector instances of
+    Atari frames in the hundreds answered tens of megabytes a step, and every other client
+    waited. Measured on one environment built for it, before the copies are (cached)."""
+    cap = settings.GYMAPI_MAX_VECTOR_OBS_BYTES
+    if not cap:
+        return
+    try:
+        single = observation_bytes(env_id, json.dumps(kwargs or {}, sort_keys=True))
+    except CallTimeout:
+        raise EnvTimeout(
+            f"{env_id} was not created within {settings.GYMAPI_CALL_TIMEOUT:g} s (GYMAPI_CALL_TIMEOUT): "
+            "the creation was abandoned."
+        ) from None
+    except Exception as error:
+        raise EnvError(f"{env_id} could not be created: {type(error).__name__}: {error}") from error
+    if single * num_envs > cap:
+        most = max(cap // single, 0) if single else 0
+        raise InvalidInput(
+            "num_envs",
+            f"{num_envs} copies of {env_id}'s observation ({single:,} bytes) make {single * num_envs:,} bytes a "
+            f"step, more than this server allows (GYMAPI_MAX_VECTOR_OBS_BYTES, {cap:,}): at most {most}.",
+            code="too_large",
+        )
+
+
+@functools.lru_cache(maxsize=256)
+def observation_bytes(env_id, kwargs_json):
+    """The bytes of one observation of ``env_id`` built with these kwargs (JSON), from its space."""
+    env = run_bounded(gym.make, env_id, **json.loads(kwargs_json))
+    try:
+        return space_bytes(env.observation_space)
+    finally:
+        env.close()
+
+
+def space_bytes(space):
+    """The bytes a value of ``space`` holds as arrays; 0 where the space does not say (Graph, Sequence)."""
+    if isinstance(space, (gym.spaces.Box, gym.spaces.Discrete, gym.spaces.MultiDiscrete, gym.spaces.MultiBinary)):
+        return int(np.prod(space.shape or (1,))) * np.dtype(space.dtype).itemsize
+    if isinstance(space, gym.spaces.Tuple):
+        return sum(space_bytes(part) for part in space.spaces)
+    if isinstance(space, gym.spaces.Dict):
+        return sum(space_bytes(part) for part in space.spaces.values())
+    if isinstance(space, gym.spaces.Text):
+        return space.max_length * 4
+    return 0

@@ -251,6 +251,9 @@ GYMAPI_MAX_RSS_MB = envint("GYMAPI_MAX_RSS_MB", str(memory_limit_mb() * 3 // 4))
 # included (keep it well below the open files limit, ulimit -n).
 GYMAPI_HEADER_TIMEOUT = envfloat("GYMAPI_HEADER_TIMEOUT", "10")
 GYMAPI_MAX_CONNECTIONS = envint("GYMAPI_MAX_CONNECTIONS", "1000")
+# Bytes of observation a vector instance may answer a step with: num_envs times one
+# environment's observation (a Pong frame is 100,800 bytes: 83 of them).
+GYMAPI_MAX_VECTOR_OBS_BYTES = envint("GYMAPI_MAX_VECTOR_OBS_BYTES", str(8 * 1024 * 1024))
 # Size of a request body (Django's setting: the fast path and DRF both answer 413 beyond it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = envint("GYMAPI_MAX_BODY_BYTES", "2621440") or None
 # Size of a create's kwargs, as compact JSON.

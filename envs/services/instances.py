@@ -94,6 +94,8 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     registry.check_kwargs(env_id, kwargs)
     limits.check_kwarg_ranges(env_id, kwargs)
     limits.check_memory()
+    if kind == VECTOR:
+        limits.check_vector_observations(env_id, num_envs, kwargs)
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
     creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id)
     instance_id = uuid.uuid4()

@@ -12,7 +12,6 @@ names a client chooses, are held to the same in envs/legacy/tests/test_monitor.p
 
 import asyncio
 import json
-import uuid
 
 import pytest
 from asgiref.sync import sync_to_async

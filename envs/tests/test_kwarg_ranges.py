@@ -79,7 +79,7 @@ def assert_out_of_range(response, name, expected):
     assert list(body["fields"]) == [field] and body["code"] == "out_of_range", body
     assert expected in body["fields"][field][0] and body["detail"].startswith(f"{field}: ")
     assert EnvInstance.objects.count() == 0
-    assert runtime.ids() == [] and runtime.vector_ids() == []
+    assert runtime.ids() == []
 
 
 @pytest.mark.parametrize("env_id, name, value, expected", OUT_OF_RANGE)

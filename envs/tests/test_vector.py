@@ -546,3 +546,34 @@ async def test_the_fast_path_answers_vector_step_and_reset_as_django_does():
     for instance_id in ids.values():
         await database_sync_to_async(runtime.remove)(instance_id)
     await asyncio.sleep(0)
+
+
+def test_it_refuses_more_observation_bytes_a_step_than_the_server_allows(api, settings):
+    settings.GYMAPI_MAX_VECTOR_OBS_BYTES = 1000  # CartPole's observation: 4 float32, 16 bytes
+    response = api.post("/v1/vector_envs/", {"env_id": "CartPole-v1", "num_envs": 63})
+    assert response.status_code == 400 and response.json()["code"] == "too_large"
+    assert "num_envs" in response.json()["fields"]
+    assert "at most 62" in response.json()["detail"] and "GYMAPI_MAX_VECTOR_OBS_BYTES" in response.json()["detail"]
+    assert EnvInstance.objects.count() == 0 and runtime.ids() == []
+    assert api.post("/v1/vector_envs/", {"env_id": "CartPole-v1", "num_envs": 62}).status_code == 201
+
+
+@pytest.mark.slow
+def test_it_refuses_hundreds_of_atari_frames_by_default(api):
+    response = api.post("/v1/vector_envs/", {"env_id": "ALE/Pong-v5", "num_envs": 256})
+    assert response.status_code == 400 and "at most 83" in response.json()["detail"]
+    assert EnvInstance.objects.count() == 0
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_vector_step_of_big_observations_is_never_made_on_the_event_loop():
+    from envs.http import dispatch
+
+    from . import drive
+
+    instance_id = drive.create_vector("ALE/Pong-v5", num_envs=2, seed=0)
+    drive.reset(instance_id, dispatch.VECTOR_RESET)
+    drive.step(instance_id, [0, 0], dispatch.VECTOR_STEP)  # measured in a thread: two frames to encode
+    assert dispatch.is_slow(instance_id, "step")
+    assert dispatch.call_on_loop(dispatch.VECTOR_STEP, instance_id, {"action": [0, 0]}) is None
