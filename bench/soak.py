@@ -83,7 +83,7 @@ class Client(threading.Thread):
             for _ in range(EPISODES_PER_INSTANCE):
                 if not self.play(instance_id) or time.monotonic() >= self.deadline:
                     break
-            self.call("DELETE", f"/v1/envs/{instance_id}/", None, 204)
+            self.call("DELETE", f"/v1/envs/{instance_id}/", None, 200)
         if self.connection is not None:
             self.connection.close()
 

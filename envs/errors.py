@@ -50,6 +50,20 @@ class WrongInstanceKind(ApiError):
         super().__init__(message)
 
 
+class InstanceElsewhere(ApiError):
+    """An instance another server process sharing this database holds: only it can serve it."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "instance_elsewhere"
+
+    def __init__(self, instance_id, process):
+        host, _, rest = process.partition(":")
+        super().__init__(
+            f"Instance {instance_id} is held by another server process (pid {rest.partition(':')[0]} on {host}) "
+            "that shares this database: ask that server."
+        )
+
+
 class InstanceGone(ApiError):
     """The instance existed but is no longer served: closed, lost in a restart,
     reaped for being idle, or broken (its environment raised or hung)."""

@@ -90,13 +90,9 @@ class EnvInstanceQuerySet(models.QuerySet):
         """The instances ``caller`` (an ``envs.access.Caller``) may see: all, or its key's own."""
         return self if caller.sees_all else self.filter(owner_id=caller.key_id)
 
-    def mark_lost(self, *, keep_ids=()):
-        """Mark active instances lost, except those still live in this process."""
-        return (
-            self.active()
-            .exclude(id__in=list(keep_ids))
-            .update(status=InstanceStatus.LOST, closed_at=timezone.now())
-        )
+    def mark_lost(self):
+        """Mark these instances lost (those still active)."""
+        return self.active().update(status=InstanceStatus.LOST, closed_at=timezone.now())
 
 
 class EnvInstance(models.Model):

@@ -85,7 +85,8 @@ def served_modes(modes):
 
 
 def _suggest(env_id):
-    lower = {key.lower(): key for key in gym.registry}
+    """The closest ids this server can create (not those registered whose package is missing)."""
+    lower = {key.lower(): key for key in _creatable_ids()}
     close = difflib.get_close_matches(env_id.lower(), list(lower), n=3, cutoff=0.5)
     return [lower[key] for key in close]
 

@@ -17,6 +17,7 @@ from .services.episodes import action_sample, space_contains
 from .services.instances import instance_close, instance_create
 from .registry import registry_list
 from .serializers import (
+    CloseResponse,
     ContainsRequest,
     ContainsResponse,
     CreateRequest,
@@ -114,10 +115,9 @@ class EnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     def retrieve(self, request, instance_id):
         return Response(selectors.instance_detail(instance_id=instance_id))
 
-    @extend_schema(summary="Close and remove an instance", responses={204: None, **ERRORS})
+    @extend_schema(summary="Close and remove an instance", responses={200: CloseResponse, **ERRORS})
     def destroy(self, request, instance_id):
-        instance_close(instance_id=instance_id, kind=SINGLE)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(instance_close(instance_id=instance_id, kind=SINGLE))
 
     @extend_schema(summary="Reset: start a new episode", request=ResetRequest, responses={200: ResetResponse, **ERRORS, **BODY_ERRORS, **TIMEOUT})
     @action(detail=True, methods=["post"])

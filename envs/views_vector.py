@@ -14,6 +14,7 @@ from .runtime import VECTOR
 from .services.episodes import action_sample
 from .services.instances import instance_close, instance_create
 from .serializers import (
+    CloseResponse,
     ResetRequest,
     ResetResponse,
     VectorCreateRequest,
@@ -56,10 +57,9 @@ class VectorEnvViewSet(OwnedInstanceViews, viewsets.ViewSet):
     def retrieve(self, request, instance_id):
         return Response(selectors.vector_detail(instance_id=instance_id))
 
-    @extend_schema(summary="Close and remove a vector instance", responses={204: None, **ERRORS})
+    @extend_schema(summary="Close and remove a vector instance", responses={200: CloseResponse, **ERRORS})
     def destroy(self, request, instance_id):
-        instance_close(instance_id=instance_id, kind=VECTOR)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(instance_close(instance_id=instance_id, kind=VECTOR))
 
     @extend_schema(
         summary="Reset every sub-environment",

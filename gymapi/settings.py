@@ -286,8 +286,14 @@ GYMAPI_MAX_INSTANCES_PER_KEY = envint("GYMAPI_MAX_INSTANCES_PER_KEY", "0") or No
 # Pages of other origins allowed to call /v1 from a browser (django-cors-headers),
 # comma-separated as scheme://host[:port]; none by default. No cookies cross origins:
 # such pages send a key.
+# "*" allows every origin, as the seed's server did (never with credentials: the
+# answers carry "Access-Control-Allow-Origin: *", and browsers send no cookies with it).
 CORS_ALLOWED_ORIGINS = envlist("GYMAPI_CORS_ORIGINS", "")
-CORS_URLS_REGEX = r"^/v1/" if CORS_ALLOWED_ORIGINS else r"(?!)"  # (?!) never matches: no CORS headers at all
+CORS_ALLOW_ALL_ORIGINS = "*" in CORS_ALLOWED_ORIGINS
+if CORS_ALLOW_ALL_ORIGINS:
+    CORS_ALLOWED_ORIGINS = []
+CORS_ALLOW_CREDENTIALS = False
+CORS_URLS_REGEX = r"^/v1/" if CORS_ALLOWED_ORIGINS or CORS_ALLOW_ALL_ORIGINS else r"(?!)"  # (?!): no CORS headers
 
 # Watching: at most this many frames a second per watched instance, on the
 # WebSocket tiles and on the MJPEG stream; and the JPEG quality of those frames.

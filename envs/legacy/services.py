@@ -13,7 +13,9 @@ import signal
 import uuid
 from pathlib import Path
 
+import gymnasium as gym
 from django.conf import settings
+from gymnasium.envs.registration import find_highest_version, get_env_id, parse_env_id
 from gymnasium.utils.save_video import capped_cubic_video_schedule
 
 from .. import registry, selectors
@@ -56,8 +58,29 @@ class ShutdownDisabled(ApiError):
 # --- instances ----------------------------------------------------------------
 
 
+def current_id(env_id):
+    """The id to create for ``env_id``: itself when registered, else the highest version of the
+    same name when one is (the older clients' tests and examples ask for ids Gymnasium retired:
+    ``FrozenLake-v0`` is ``FrozenLake-v1`` now, ``LunarLander-v2`` ``LunarLander-v3``)."""
+    if env_id in gym.registry:
+        return env_id
+    try:
+        namespace, name, version = parse_env_id(env_id)
+    except gym.error.Error:
+        return env_id
+    highest = find_highest_version(namespace, name)
+    if version is None or highest is None or highest <= version:
+        return env_id
+    return get_env_id(namespace, name, highest)
+
+
 def env_create(*, env_id, render_mode=None, **fields):
-    """``instance_create`` of a single instance, rendering RGB frames when the environment can."""
+    """``instance_create`` of a single instance, rendering RGB frames when the environment can,
+    a retired id served as its current version (``current_id``)."""
+    current = current_id(env_id)
+    if current != env_id:
+        logger.warning("%s is retired in Gymnasium: serving %s (its current version) instead.", env_id, current)
+        env_id = current
     if render_mode is None:
         registry.resolve_env_id(env_id)  # before its render modes are looked up
         if RENDER_MODE in (registry.render_modes_of(env_id) or ()):

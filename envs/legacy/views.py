@@ -5,7 +5,7 @@ status 400, as that API sent them."""
 from django.conf import settings
 from django.http import FileResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework import status
+from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -53,12 +53,19 @@ class EnvsView(LegacyView):
 
     def post(self, request):
         instance = legacy.env_create(**validated(CreateRequest, request), owner_id=request.caller.key_id)
-        return Response({"instance_id": str(instance.id)})
+        # env_id: what is served, which a retired id's client may want to know.
+        return Response({"instance_id": str(instance.id), "env_id": instance.env_id})
 
 
 class ResetView(LegacyView):
     def post(self, request, instance_id):
-        data = validated(ResetRequest, request)
+        # The older server never read reset's body: its Ruby and Lua bindings send "", Matlab's
+        # [], some nothing at all. An object may carry a seed; any other body is ignored.
+        try:
+            body = request.data
+        except exceptions.ParseError:
+            body = None
+        data = validated(ResetRequest, request) if isinstance(body, dict) else {}
         return Response(dispatch.call(dispatch.RESET, instance_id, data, caller=request.caller).result())
 
 

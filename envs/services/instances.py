@@ -13,7 +13,9 @@ from django.utils import timezone
 
 from .. import events, limits, processes, registry
 from ..access import creation_slot
-from ..errors import EnvBroken, EnvTimeout, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind
+from ..errors import (
+    EnvBroken, EnvTimeout, InstanceElsewhere, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind,
+)
 from ..models import EnvInstance, InstanceStatus
 from ..recording import episodes as recording
 from ..recording.writer import writer
@@ -66,8 +68,11 @@ def instance_not_live(instance_id, kind):
     if (instance.num_envs is not None) != (kind == VECTOR):
         raise WrongInstanceKind(parsed, vector=kind == SINGLE)
     if instance.status == InstanceStatus.ACTIVE:
-        # Recorded as active but not live here: a previous process held it.
-        if EnvInstance.objects.filter(pk=parsed, status=InstanceStatus.ACTIVE).mark_lost():
+        # Recorded as active but not live here: held by a process that ended (lost), or by
+        # another server sharing this database, which alone can serve it.
+        if instance.process and not processes.is_gone(instance.process):
+            raise InstanceElsewhere(parsed, instance.process)
+        if EnvInstance.objects.filter(pk=parsed).mark_lost():
             events.instance_ended(parsed, InstanceStatus.LOST, owner_id=instance.owner_id)
         raise InstanceGone(parsed, InstanceStatus.LOST)
     raise InstanceGone(parsed, instance.status, instance.closed_at, instance.status_reason)
@@ -126,10 +131,11 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
 
 def instance_close(*, instance_id, kind):
     """Close an instance: its running episodes written as interrupted, its environment freed,
-    its record marked closed."""
+    its record marked closed. Returns what the seed's server answered, and more."""
     live = instance_get(instance_id, kind)
     if not instance_end(live, status=InstanceStatus.CLOSED):
         instance_not_live(live.instance_id, kind)  # a concurrent close (or reaping) won the race
+    return {"message": "Environment closed and deleted.", "instance_id": live.instance_id, "status": "closed"}
 
 
 def instance_end(live, *, status, reason=""):

@@ -1,13 +1,14 @@
 """What the server does to all its instances: at start-up, when they sit idle, at shutdown.
 
-- ``instances_mark_lost``: at start-up, instances recorded active that no live
-  process holds any more are marked ``lost`` (their recorded episodes stay).
+- ``instances_mark_lost``: at start-up, instances recorded active whose server
+  process has ended are marked ``lost`` (their recorded episodes stay); those of
+  another server still running on the same database are left alone.
 - ``reap``: an instance untouched for ``GYMAPI_IDLE_SECONDS`` (no reset, step,
   render or sample) is closed and marked ``reaped``: its running episode is
   written as interrupted and its watchers are told, as for a close. In the
   server a ``Reaper`` thread sweeps every ``GYMAPI_REAP_INTERVAL`` seconds;
   ``manage.py reap`` sweeps in its own process, where it does the database
-  side (``mark_orphans``).
+  side (``instances_mark_lost``).
 - ``instances_close_all``: at shutdown, every instance is closed as ``DELETE``
   would close it.
 """
@@ -29,13 +30,19 @@ from .instances import instance_close, instance_end
 logger = logging.getLogger(__name__)
 
 
-def instances_mark_lost():
-    """Mark instances recorded active but not live in this process as lost.
-
-    Called once when the server starts: environments live in one process, so
-    any instance still recorded active then belongs to a process that is gone.
-    """
-    return EnvInstance.objects.mark_lost(keep_ids=runtime.ids())
+def instances_mark_lost(*, force=False, dry_run=False):
+    """Mark lost the instances recorded active, not live here, whose server process
+    (``EnvInstance.process``: host, pid, start time) ran on this host and has ended. Those of
+    a process still running (another server on the same database), of another host, or with
+    no process recorded are left alone; ``force`` marks them too (``manage.py mark_lost``,
+    for when no server runs). Returns how many were (or, with ``dry_run``, would be) marked."""
+    candidates = EnvInstance.objects.active().exclude(id__in=runtime.ids())
+    if not force:
+        gone = [pk for pk, process in candidates.values_list("id", "process") if process and processes.is_gone(process)]
+        candidates = EnvInstance.objects.active().filter(pk__in=gone)
+    if dry_run:
+        return candidates.count()
+    return candidates.update(status=InstanceStatus.LOST, closed_at=timezone.now())
 
 
 def instances_close_all():
@@ -77,20 +84,6 @@ def reap(*, idle_seconds=None):
         finally:
             live.lock.release()
     return reaped
-
-
-def mark_orphans(*, dry_run=False):
-    """Mark lost the instances recorded active, not live here, whose server process
-    (``EnvInstance.process``) ran on this host and has ended. Those of a process still
-    running, of another host, or with no process recorded are left alone. Returns how
-    many were (or, with ``dry_run``, would be) marked."""
-    candidates = (
-        EnvInstance.objects.active().exclude(process="").exclude(id__in=runtime.ids()).values_list("id", "process")
-    )
-    gone = [pk for pk, process in candidates if processes.is_gone(process)]
-    if dry_run or not gone:
-        return len(gone)
-    return EnvInstance.objects.active().filter(pk__in=gone).update(status=InstanceStatus.LOST, closed_at=timezone.now())
 
 
 class Reaper:

@@ -8,11 +8,17 @@ origin. The fast path adds the same headers as Django for step and reset.
 """
 
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from .keyed import alice, client_with, create, keys_on  # noqa: F401 (fixtures)
 from .test_fastpath import call, normalized
+
+BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 AGENT = "http://agent.example:8080"
 STRANGER = "http://evil.example"
@@ -123,3 +129,24 @@ async def test_the_fast_path_leaves_preflights_to_django(apps):
     headers = {"origin": AGENT, "access-control-request-method": "POST", "access-control-request-headers": "content-type"}
     status, response_headers, _ = await call(apps["fast"], "OPTIONS", "/v1/envs/x/step/", b"", headers)
     assert status == 200 and response_headers["access-control-allow-origin"] == AGENT
+
+
+def test_a_star_allows_every_origin_without_credentials():
+    # As the seed's server did: a page served from anywhere drives the API.
+    script = (
+        "from django.conf import settings; from django.test import Client; "
+        "r = Client().options('/v1/envs/', HTTP_ORIGIN='https://anywhere.example', "
+        "HTTP_ACCESS_CONTROL_REQUEST_METHOD='POST'); "
+        "print(r.status_code, r.get('Access-Control-Allow-Origin'), r.get('Access-Control-Allow-Credentials'))"
+    )
+    done = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", script], cwd=BASE_DIR, capture_output=True, text=True,
+        env={**os.environ, "GYMAPI_CORS_ORIGINS": "*"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "200 * None"
+    checked = subprocess.run(
+        [sys.executable, "manage.py", "check"], cwd=BASE_DIR, capture_output=True, text=True,
+        env={**os.environ, "GYMAPI_CORS_ORIGINS": "*"},
+    )
+    assert checked.returncode == 0, checked.stderr

@@ -227,9 +227,9 @@ def build_world(client):
     ok("POST", f"/v1/vector_envs/{world['vec']}/reset/", "{}")
     ok("POST", f"/v1/vector_envs/{world['vec']}/step/", '{"action": [0, 1]}')
     world["closed"] = ok("POST", "/v1/envs/", '{"env_id": "CartPole-v1"}', 201)["instance_id"]
-    ok("DELETE", f"/v1/envs/{world['closed']}/", None, 204)
+    ok("DELETE", f"/v1/envs/{world['closed']}/", None, 200)
     world["closed_vec"] = ok("POST", "/v1/vector_envs/", '{"env_id": "CartPole-v1", "num_envs": 2}', 201)["instance_id"]
-    ok("DELETE", f"/v1/vector_envs/{world['closed_vec']}/", None, 204)
+    ok("DELETE", f"/v1/vector_envs/{world['closed_vec']}/", None, 200)
     return world
 
 

@@ -81,8 +81,8 @@ def test_it_says_when_the_current_episode_needs_a_reset(api, make_instance):
 def test_it_closes_an_instance(api, make_instance):
     instance_id = make_instance()
     response = api.delete(f"/v1/envs/{instance_id}/")
-    assert response.status_code == 204
-    assert response.content == b""
+    assert response.status_code == 200
+    assert response.json() == {"message": "Environment closed and deleted.", "instance_id": instance_id, "status": "closed"}
     instance = EnvInstance.objects.get(pk=instance_id)
     assert instance.status == InstanceStatus.CLOSED
     assert instance.closed_at is not None and instance.closed_at >= instance.created_at
@@ -91,7 +91,7 @@ def test_it_closes_an_instance(api, make_instance):
 
 def test_it_closes_without_trailing_slash(api, make_instance):
     instance_id = make_instance()
-    assert api.delete(f"/v1/envs/{instance_id}").status_code == 204
+    assert api.delete(f"/v1/envs/{instance_id}").status_code == 200
     assert EnvInstance.objects.get(pk=instance_id).status == InstanceStatus.CLOSED
 
 

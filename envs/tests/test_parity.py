@@ -50,6 +50,7 @@ async def test_it_takes_nothing_under_a_stack_it_does_not_mirror(changed):
         {"X_FRAME_OPTIONS": "SAMEORIGIN", "SECURE_REFERRER_POLICY": "no-referrer"},
         {"SECURE_CONTENT_TYPE_NOSNIFF": False, "SECURE_CROSS_ORIGIN_OPENER_POLICY": None},
         {"CORS_ALLOWED_ORIGINS": ["http://agent.example:8080"], "CORS_URLS_REGEX": r"^/v1/"},
+        {"CORS_ALLOW_ALL_ORIGINS": True, "CORS_URLS_REGEX": r"^/v1/"},
     ],
 )
 async def test_it_answers_as_django_under_the_settings_it_mirrors(changed):

@@ -96,3 +96,10 @@ def test_it_lists_ids_that_can_be_created(api, db):
     (lake,) = api.get("/v1/registry/?q=FrozenLake8x8").json()
     response = api.post("/v1/envs/", {"env_id": lake["id"]})
     assert response.status_code == 201
+
+
+def test_an_unknown_id_is_answered_with_ids_that_can_be_created_here(api):
+    response = api.post("/v1/envs/", {"env_id": "CartPol-v1"}, format="json")
+    detail = response.json()["detail"]
+    assert response.status_code == 400 and "CartPole-v1" in detail
+    assert "phys2d/" not in detail  # registered by Gymnasium, but its package (jax) is not installed

@@ -297,7 +297,7 @@ def test_it_records_each_sub_envs_episodes_with_their_steps_and_returns(api, mak
     instance_id = make_vector(num_envs=5, reset={"seed": 4})
     for action in actions:
         step(api, instance_id, action)
-    assert api.delete(f"{URL}{instance_id}/").status_code == 204
+    assert api.delete(f"{URL}{instance_id}/").status_code == 200
 
     expected = expected_episodes("CartPole-v1", 5, 4, actions)
     rows = Episode.objects.filter(instance_id=instance_id)
@@ -433,7 +433,7 @@ def test_it_steps_a_sampled_action(api, make_vector):
 def test_it_closes_an_instance_and_records_its_running_episodes(api, make_vector, batched_writes):
     instance_id = make_vector(num_envs=2, reset={"seed": 0})
     step(api, instance_id, [0, 1])
-    assert api.delete(f"{URL}{instance_id}/").status_code == 204
+    assert api.delete(f"{URL}{instance_id}/").status_code == 200
     instance = EnvInstance.objects.get(pk=instance_id)
     assert instance.status == InstanceStatus.CLOSED and instance.closed_at is not None
     assert runtime.get(instance_id) is None

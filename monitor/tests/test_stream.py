@@ -69,7 +69,7 @@ def test_it_streams_a_new_jpeg_after_steps_and_ends_when_the_instance_closes(ser
         for _ in range(5):
             assert call(server, "POST", f"/v1/envs/{instance_id}/step/", {"action": 1})[0] == 200
         assert stream.next_part() != first
-        assert call(server, "DELETE", f"/v1/envs/{instance_id}/")[0] == 204
+        assert call(server, "DELETE", f"/v1/envs/{instance_id}/")[0] == 200
         while stream.next_part() is not None:  # frames drawn before the close, then the end
             pass
         assert stream.response.read() == b""

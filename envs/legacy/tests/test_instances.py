@@ -143,3 +143,19 @@ def test_it_answers_other_paths_with_a_message(legacy, method):
 
     assert response.status_code == 404
     assert response.json() == {"message": f"No route {method.upper()} /v1/upload/"}
+
+
+@pytest.mark.parametrize(
+    "retired, current", [("FrozenLake-v0", "FrozenLake-v1"), ("LunarLander-v2", "LunarLander-v3"), ("Taxi-v3", "Taxi-v4")]
+)
+def test_a_retired_id_of_the_older_clients_is_served_as_its_current_version(legacy, caplog, retired, current):
+    response = legacy.post("/v1/envs/", {"env_id": retired})
+    assert response.status_code == 200 and response.json()["env_id"] == current
+    assert f"{retired} is retired in Gymnasium: serving {current}" in caplog.text
+    assert EnvInstance.objects.get(pk=response.json()["instance_id"]).env_id == current
+
+
+def test_an_id_still_registered_is_served_as_asked_and_an_unknown_one_refused(legacy):
+    assert legacy.post("/v1/envs/", {"env_id": "CartPole-v0"}).json()["env_id"] == "CartPole-v0"
+    refused = legacy.post("/v1/envs/", {"env_id": "Nothing-v0"})
+    assert refused.status_code == 400 and "Nothing-v0" in refused.json()["message"]

@@ -25,6 +25,33 @@ def test_it_resets_with_an_empty_object(legacy):
     assert len(response.json()["observation"]) == 4
 
 
+@pytest.mark.parametrize("body", ['""', "[]", "[1, 2]", "0", "true", '"reset"', "", "{not json"])
+def test_it_resets_with_any_body_as_the_older_server_did(legacy, body):
+    # Its Ruby and Lua bindings send "", Matlab's []: the older server never read the body.
+    instance_id = legacy.create()
+
+    response = legacy.client.post(f"/v1/envs/{instance_id}/reset/", data=body, content_type="application/json")
+
+    assert response.status_code == 200, response.content
+    assert len(response.json()["observation"]) == 4
+
+
+def test_a_reset_body_that_is_an_object_may_still_seed_it(legacy):
+    first, second = legacy.create(), legacy.create()
+    one = legacy.post(f"/v1/envs/{first}/reset/", {"seed": 3}).json()["observation"]
+    assert legacy.post(f"/v1/envs/{second}/reset/", {"seed": 3}).json()["observation"] == one
+
+
+@pytest.mark.parametrize("route", ["close/", "monitor/close/"])
+@pytest.mark.parametrize("body", ['""', "[]", "", "{not json"])
+def test_routes_that_never_read_a_body_take_any(legacy, route, body):
+    instance_id = legacy.create()
+
+    response = legacy.client.post(f"/v1/envs/{instance_id}/{route}", data=body, content_type="application/json")
+
+    assert response.status_code == 204, response.content
+
+
 @pytest.mark.parametrize("render", [False, True])
 def test_it_steps_with_action_and_render(legacy, render):
     instance_id = legacy.create()

@@ -2,9 +2,10 @@
 
 Environments live in the memory of the server process that created them, so
 when that process ends, every instance it still recorded as ``active`` is gone.
-The server marks them lost itself at start-up (``gymapi/lifecycle.py``); this
-command does the same from the command line, after a crash or before looking
-at the admin, without starting a server. Requests for a lost instance are
+The server marks lost at start-up those whose process has ended
+(``gymapi/lifecycle.py``), and ``manage.py reap`` does so beside a running
+server; this command marks every active instance lost, whatever process
+recorded it (those of older servers, which recorded none, too). Requests for a lost instance are
 answered 410; its recorded episodes are kept.
 
 Run it only while no server is running against the same database: this
@@ -14,8 +15,6 @@ lost too.
 
 from django.core.management.base import BaseCommand
 
-from envs.models import EnvInstance
-from envs.runtime import runtime
 from envs.services.lifecycle import instances_mark_lost
 
 
@@ -32,9 +31,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, **options):
         if dry_run:
-            # The same instances instances_mark_lost() would mark: active, not live here.
-            count = EnvInstance.objects.active().exclude(id__in=runtime.ids()).count()
+            count = instances_mark_lost(force=True, dry_run=True)
             self.stdout.write(f"{count} active instance(s) would be marked lost.")
             return
-        count = instances_mark_lost()
+        count = instances_mark_lost(force=True)
         self.stdout.write(self.style.SUCCESS(f"Marked {count} instance(s) lost."))

@@ -32,11 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args, dry_run=False, **options):
         if dry_run:
-            count = lifecycle.mark_orphans(dry_run=True)
+            count = lifecycle.instances_mark_lost(dry_run=True)
             self.stdout.write(f"{count} instance(s) of ended server processes would be marked lost.")
             return
         reaped = lifecycle.reap()
-        lost = lifecycle.mark_orphans()
+        lost = lifecycle.instances_mark_lost()
         self.stdout.write(
             self.style.SUCCESS(f"Reaped {reaped} idle instance(s); marked {lost} instance(s) of ended server processes lost.")
         )
