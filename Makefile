@@ -7,6 +7,9 @@ PORT ?= 5000
 # The PostgreSQL that `make test` also runs the suite against, when reachable.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
+# What serving needs (requirements.txt), and on top of it what the tests, the
+# benchmark and the training example need (requirements-dev.txt).
+SERVER := $(VENV)/.installed-server
 STAMP := $(VENV)/.installed
 
 .PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak
@@ -15,13 +18,17 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): requirements.txt requirements-dev.txt bench/requirements.txt | $(BIN)/python
+$(SERVER): requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(SERVER)
+
+$(STAMP): $(SERVER) requirements-dev.txt bench/requirements.txt clients/python/examples/requirements.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
 install: $(STAMP)
 
-migrate: $(STAMP)
+migrate: $(SERVER)
 	$(BIN)/python manage.py migrate --noinput
 
 # The production server (gymapi/serve.py): uvicorn, HTTP and WebSocket in one process.
