@@ -24,11 +24,14 @@ def test_importing_the_application_starts_nothing():
     assert reaper_threads() == []
 
 
-def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings):
+def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings, monkeypatch):
+    from envs import rendering
     from gymapi.asgi import application
 
+    monkeypatch.setattr(rendering, "_streams_ending", False)  # the shutdown ends every MJPEG stream for good
+
     settings.GYMAPI_WRITER = "thread"
-    left = EnvInstance.objects.create(env_id="CartPole-v1")  # a previous process's
+    left = EnvInstance.objects.create(env_id="CartPole-v1", process=drive.ended_process())  # a previous process's
     answers = []
 
     async def serve():
