@@ -17,7 +17,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MUJOCO_GL=egl
 
 WORKDIR /app
+# requirements.txt installs the Python client (clients/python), whose codec the server imports.
 COPY requirements.txt .
+COPY clients/python clients/python
 RUN pip install --no-cache-dir -r requirements.txt
 COPY . .
 

@@ -20,8 +20,8 @@ import threading
 from collections import Counter
 
 from channels.layers import get_channel_layer
+from gymapi_client.spaces import encode_float
 
-from .spaces import encode_float
 
 logger = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ import math
 
 import gymnasium as gym
 from gymnasium.envs.registration import load_env_creator
+from gymapi_client.spaces import encode_any
 
 from .errors import InvalidInput
-from .spaces import encode_value
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ def check_kwargs(env_id, kwargs):
 def _number(value):
     if value is None:
         return None
-    return value if math.isfinite(value) else encode_value(value)
+    return value if math.isfinite(value) else encode_any(value)
 
 
 def spec_summary(spec):
@@ -196,7 +196,7 @@ def spec_summary(spec):
         "reward_threshold": _number(spec.reward_threshold),
         "nondeterministic": spec.nondeterministic,
         "render_modes": render_modes_of(spec.id),
-        "kwargs": encode_value(spec.kwargs),
+        "kwargs": encode_any(spec.kwargs),
     }
 
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 import numpy as np
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from gymapi_client.spaces import encode_float
 from PIL import Image
 
 from .errors import ApiError, EnvError, EnvTimeout, ResetNeeded
 from .registry import with_list_modes
 from .runtime import SINGLE
 from .services.instances import ends_if_broken, instance_get
-from .spaces import encode_float
 
 logger = logging.getLogger(__name__)
 

@@ -1,6 +1,7 @@
 """Reads: what the API shows about instances, single and vector, their spaces and their history."""
 
 from django.db.models import Count
+from gymapi_client.spaces import describe_space, encode_float
 
 from .access import ANYONE
 from .errors import InstanceNotFound, InvalidInput, WrongInstanceKind
@@ -11,7 +12,6 @@ from .registry import render_modes_of, served_modes, spec_summary
 from .runtime import SINGLE, VECTOR, runtime
 from .services.episodes import space_of
 from .services.instances import instance_get, parse_id
-from .spaces import describe_space, encode_float
 
 
 def instance_list_active(*, caller=ANYONE):

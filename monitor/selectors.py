@@ -2,10 +2,11 @@
 
 import time
 
+from gymapi_client.spaces import encode_float
+
 from envs.access import ANYONE
 from envs.models import EnvInstance
 from envs.runtime import SINGLE, runtime
-from envs.spaces import encode_float
 
 
 def instance_overview(*, caller=ANYONE):

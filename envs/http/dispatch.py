@@ -27,6 +27,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connections
+from gymapi_client.spaces import encode_any
 
 from .. import access
 from ..errors import DatabaseUnavailable, EnvBroken, EnvTimeout
@@ -35,7 +36,6 @@ from ..runtime import SINGLE, VECTOR, runtime
 from ..serializers import ResetRequest, StepRequest, VectorStepRequest
 from ..services import episodes
 from ..services.instances import end_broken, ends_if_broken, instance_get
-from ..spaces import encode_value
 
 SLOW_SECONDS = 0.001
 # How much the last call weighs in the moving average: a single stall (a
@@ -87,7 +87,7 @@ def arguments(operation, data):
     return dict(serializer.validated_data)
 
 
-def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value):
+def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """Run ``operation`` on ``instance_id`` in this thread, its rows written: an ``Outcome``."""
     try:
         if writer.refusing:
@@ -107,7 +107,7 @@ def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_va
         return Outcome(None, error)
 
 
-def call_in_worker(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value):
+def call_in_worker(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """``call`` from a thread that lives as long as the server (the fast path's workers, a
     step socket's), keeping its database connection between calls (``release_connections``)."""
     try:
@@ -138,7 +138,7 @@ def release_connections():
         connection.health_check_done = False
 
 
-def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value):
+def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """``call`` on the event loop when the rules above allow it, else None (and nothing was done)."""
     if not settings.GYMAPI_INLINE:
         return None
@@ -171,7 +171,7 @@ def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=e
         live.lock.release()
 
 
-async def answer(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value, executor=None,
+async def answer(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any, executor=None,
                  in_thread=call):
     """``operation`` answered from the event loop: on the loop when allowed, else by ``in_thread``
     (``call``, or the transport's wrapper of it) in a thread of ``executor``; its rows written

@@ -10,11 +10,11 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymapi_client.spaces import build_space
 
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.runtime import VECTOR, runtime
 from envs.services import lifecycle
-from envs.spaces import build_space
 
 from . import drive
 
