@@ -22,7 +22,7 @@ $(SERVER): requirements.txt clients/python/pyproject.toml | $(BIN)/python
 	$(BIN)/pip install --quiet -r requirements.txt
 	touch $(SERVER)
 
-$(STAMP): $(SERVER) requirements-dev.txt bench/requirements.txt clients/python/examples/requirements.txt
+$(STAMP): $(SERVER) requirements-dev.txt requirements-ray.txt bench/requirements.txt clients/python/examples/requirements.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
@@ -41,8 +41,9 @@ test: chromium wrk test-sqlite test-postgres
 chromium:
 	@sh scripts/ensure_chromium.sh
 
+# The Ray runtime's tests (-m cluster) need PostgreSQL: the PostgreSQL run takes them.
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not cluster"
 
 # The same suite against PostgreSQL. Skipped when no server answers, except in
 # CI (CI=true), where a missing database is a failure.

@@ -153,6 +153,25 @@ class DatabaseUnavailable(ApiError):
     wait = 5  # seconds, as Retry-After
 
 
+class RuntimeUnavailable(ApiError):
+    """Where the environments live cannot be reached (the Ray cluster's head gone, say)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "runtime_unavailable"
+    wait = 5  # seconds, as Retry-After
+
+    def __init__(self, why):
+        super().__init__(f"The environments cannot be reached right now ({why}); nothing was changed. Try again shortly.")
+
+
+class Relayed(ApiError):
+    """An error shaped where it happened (an instance's Ray actor), passed on as it was."""
+
+    def __init__(self, status_code, body, headers=None):
+        super().__init__(body["detail"], body["code"], body.get("fields"))
+        self.status_code = status_code
+
+
 class RouteNotFound(ApiError):
     """A path (or a WebSocket path) no route takes."""
 

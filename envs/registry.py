@@ -12,6 +12,7 @@ import logging
 import math
 
 import gymnasium as gym
+from django.conf import settings
 from gymnasium.envs.registration import load_env_creator
 from gymapi_client.spaces import encode_any
 
@@ -46,8 +47,9 @@ WINDOW_MODE = "human"
 
 
 def register_namespaces():
-    """Import the environment packages that register namespaces (ALE/, MiniGrid-...)."""
-    for name in PLUGIN_PACKAGES:
+    """Import the environment packages that register namespaces (ALE/, MiniGrid-...), and
+    those of ``GYMAPI_ENV_PACKAGES``."""
+    for name in (*PLUGIN_PACKAGES, *settings.GYMAPI_ENV_PACKAGES):
         try:
             module = importlib.import_module(name)
         except ImportError:

@@ -75,6 +75,10 @@ class CreateRequest(serializers.Serializer):
         required=False, allow_null=True, help_text="Keyword arguments for the environment's constructor."
     )
     max_episode_steps = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    num_cpus = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
+    )
 
 
 class CreateResponse(serializers.Serializer):
@@ -235,6 +239,10 @@ class VectorCreateRequest(serializers.Serializer):
         required=False, allow_null=True, help_text="Keyword arguments for each sub-environment's constructor."
     )
     max_episode_steps = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    num_cpus = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
+    )
 
 
 class VectorCreateResponse(serializers.Serializer):
