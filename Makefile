@@ -12,7 +12,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 SERVER := $(VENV)/.installed-server
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak
+.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,13 @@ $(STAMP): $(SERVER) requirements-dev.txt requirements-ray.txt bench/requirements
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# The Ray runtime on top of the server's requirements (make cluster).
+RAY := $(VENV)/.installed-ray
+
+$(RAY): $(SERVER) requirements-ray.txt
+	$(BIN)/pip install --quiet -r requirements-ray.txt
+	touch $(RAY)
+
 install: $(STAMP)
 
 migrate: $(SERVER)
@@ -34,6 +41,14 @@ migrate: $(SERVER)
 # The production server (gymapi/serve.py): uvicorn, HTTP and WebSocket in one process.
 run: migrate
 	$(BIN)/python -m gymapi.serve --host $(HOST) --port $(PORT)
+
+# The Ray runtime (README, Scaling out): a local Ray head, unless RAY_ADDRESS names a
+# cluster, and FRONTS fronts on consecutive ports from PORT, in the foreground. It
+# needs DATABASE_URL (PostgreSQL) and REDIS_URL.
+FRONTS ?= 2
+
+cluster: $(RAY)
+	$(BIN)/python -m gymapi.cluster --fronts $(FRONTS) --host $(HOST) --port $(PORT)
 
 test: chromium wrk test-sqlite test-postgres
 
@@ -64,6 +79,7 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.ray_bench
 
 # The soak test (bench/soak.py): 32 clients against the production server for
 # 3 minutes; SOAK_SECONDS and SOAK_CLIENTS change that. Exits 1 on any error.

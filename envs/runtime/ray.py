@@ -28,7 +28,7 @@ import ray
 from django.conf import settings
 from ray import exceptions as ray_errors
 
-from ..errors import EnvTimeout, Relayed, RuntimeUnavailable
+from ..errors import ClusterFull, EnvTimeout, Relayed, RuntimeUnavailable
 from .calls import ActorGone
 
 logger = logging.getLogger(__name__)
@@ -194,6 +194,12 @@ class RayRuntime:
         """Start the actor of ``instance_id`` and wait until its environment is built: a ``RemoteLive``.
         A creation the environment refused raises its error (relayed), with no actor left behind."""
         num_cpus = creation.num_cpus or settings.GYMAPI_RAY_NUM_CPUS
+        # An actor no node can place waits in Ray's queue: the client would wait out the call
+        # timeout for a 504 that blames the environment. Concurrent creations may still race
+        # past this look; the loser waits for a place as Ray's queue decides.
+        free = ray.available_resources().get("CPU", 0.0)
+        if free + 1e-9 < num_cpus:
+            raise ClusterFull(num_cpus, free)
         actor = self.actor_class.options(
             name=str(instance_id), namespace=NAMESPACE, lifetime="detached", num_cpus=num_cpus, max_restarts=0,
             runtime_env={"env_vars": actor_environment()},

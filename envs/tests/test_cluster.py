@@ -15,6 +15,7 @@ import sys
 import time
 
 import pytest
+import requests
 import websockets
 
 from gymapi.testing.server import BASE_DIR, free_port
@@ -136,6 +137,22 @@ def test_the_server_wide_cap_counts_every_fronts_instances(cluster):
         call(b, "DELETE", f"/v1/envs/{instance_id}/", expect=200)
 
 
+def test_a_creation_no_node_has_room_for_is_a_503_at_once_that_records_nothing(cluster):
+    _, database, a, b = cluster
+    made, started = [], time.monotonic()
+    while len(made) < 5:  # 16 CPUs in all, 4 an instance (GYMAPI_RAY_MAX_NUM_CPUS)
+        status, answer = call((a, b)[len(made) % 2], "POST", "/v1/envs/", {"env_id": "CartPole-v1", "num_cpus": 4})
+        if status != 201:
+            break
+        made.append(answer["instance_id"])
+    assert (status, answer["code"]) == (503, "cluster_full") and len(made) < 5
+    assert "num_cpus=4" in answer["detail"] and time.monotonic() - started < 30  # not the 60 s call timeout
+    listed = call(a, "GET", "/v1/envs/", expect=200)[1]
+    assert database.rows("select count(*) from envs_envinstance where status = 'active'")[0][0] == len(listed)
+    for instance_id in made:
+        call(b, "DELETE", f"/v1/envs/{instance_id}/", expect=200)
+
+
 def test_a_killed_actor_breaks_its_instance_and_nothing_else(cluster):
     _, database, a, b = cluster
     victim, other = create(a, seed=1), create(a, seed=2)
@@ -248,3 +265,43 @@ def _stop(head):
         except subprocess.TimeoutExpired:
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
+
+
+def test_make_cluster_says_what_it_needs(tmp_path):
+    env = {key: value for key, value in os.environ.items() if key not in ("DATABASE_URL", "REDIS_URL")}
+    missing = subprocess.run([sys.executable, "-m", "gymapi.cluster"], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    assert missing.returncode == 2 and "DATABASE_URL must name the PostgreSQL database" in missing.stderr
+    env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/nothing"
+    env["REDIS_URL"] = "redis://127.0.0.1:6379/9"
+    silent = subprocess.run([sys.executable, "-m", "gymapi.cluster"], cwd=BASE_DIR, env=env, capture_output=True, text=True)
+    assert silent.returncode == 2 and "PostgreSQL at DATABASE_URL does not answer" in silent.stderr
+
+
+def test_make_cluster_starts_a_head_and_fronts_and_stops_them_all(cluster):
+    _, database, _, _ = cluster
+    port, ray_port = free_port(), free_port()
+    env = {**os.environ, "DATABASE_URL": database.url, "REDIS_URL": "redis://127.0.0.1:6379/9", "FRONTS": "2",
+           "PORT": str(port), "RAY_PORT": str(ray_port)}
+    env.pop("RAY_ADDRESS", None)
+    supervisor = subprocess.Popen([sys.executable, "-m", "gymapi.cluster"], cwd=BASE_DIR, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_until(lambda: all(_answers(port + index) for index in range(2)), seconds=120, what="the two fronts")
+        instance_id = requests.post(f"http://127.0.0.1:{port}/v1/envs/", json={"env_id": "CartPole-v1"}, timeout=120).json()
+        detail = requests.get(f"http://127.0.0.1:{port + 1}/v1/envs/{instance_id['instance_id']}/", timeout=60)
+        assert detail.status_code == 200  # made through one front, served by the other
+        supervisor.send_signal(signal.SIGTERM)
+        output = supervisor.communicate(timeout=120)[0].decode()
+    finally:
+        if supervisor.poll() is None:
+            os.killpg(supervisor.pid, signal.SIGKILL)
+            supervisor.wait()
+    assert "make cluster: stopped." in output
+    assert not any(_answers(port + index) for index in range(2)) and not _answers(ray_port)
+
+
+def _answers(port):
+    try:
+        return requests.get(f"http://127.0.0.1:{port}/v1/envs/", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
