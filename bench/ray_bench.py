@@ -39,8 +39,15 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 
 
 def call(connection, method, path, body=None):
-    connection.request(method, path, body=None if body is None else json.dumps(body), headers=JSON_HEADERS)
-    response = connection.getresponse()
+    try:
+        connection.request(method, path, body=None if body is None else json.dumps(body), headers=JSON_HEADERS)
+        response = connection.getresponse()
+    except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+        # The server closed a keep-alive connection left idle while the other clients' actors
+        # started (uvicorn's keep-alive timeout): open it again, once.
+        connection.close()
+        connection.request(method, path, body=None if body is None else json.dumps(body), headers=JSON_HEADERS)
+        response = connection.getresponse()
     content = response.read()
     if response.status >= 400:
         raise RuntimeError(f"{method} {path}: {response.status} {content[:300]!r}")
@@ -48,7 +55,7 @@ def call(connection, method, path, body=None):
 
 
 def stepping(port, env_id, seconds, clients=1, kwargs=None, vector=None):
-    """Steps a second of ``clients`` clients, each on an instance of its own (env-steps for a vector)."""
+    """Steps/s of ``clients`` clients stepping for ``seconds``, each on an instance of its own (env-steps for a vector)."""
     counts = [0] * clients
     barrier = threading.Barrier(clients + 1)
 
