@@ -81,13 +81,13 @@ class CreateResponse(serializers.Serializer):
     instance_id = serializers.UUIDField()
 
 
-@extend_schema_serializer(component_name="Reset")
 class CloseResponse(serializers.Serializer):
     message = serializers.CharField(help_text='"Environment closed and deleted.", as the seed\'s server answers.')
     instance_id = serializers.UUIDField()
     status = serializers.CharField(help_text="closed")
 
 
+@extend_schema_serializer(component_name="Reset")
 class ResetRequest(serializers.Serializer):
     seed = SeedField(help_text="Seed for this episode; omit to continue the environment's random stream.")
     options = JSONObjectField(required=False, allow_null=True, help_text="Passed to the environment's reset.")
