@@ -15,6 +15,7 @@ from envs.services import lifecycle
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.runtime import VECTOR, runtime
 from envs.spaces import build_space
+from .test_reaping import ended_process
 
 pytestmark = pytest.mark.django_db
 
@@ -479,7 +480,8 @@ def test_a_single_id_is_a_clear_404_on_vector_routes(api, make_instance):
 
 def test_start_up_marks_vectors_of_a_previous_process_lost_and_keeps_live_ones(api, make_vector):
     live_id = make_vector()
-    gone = EnvInstance.objects.create(env_id="CartPole-v1", num_envs=4)  # recorded active, not live here
+    # Recorded active, not live here, held by a process that has ended.
+    gone = EnvInstance.objects.create(env_id="CartPole-v1", num_envs=4, process=ended_process())
     assert lifecycle.instances_mark_lost() == 1
     gone.refresh_from_db()
     assert gone.status == InstanceStatus.LOST
