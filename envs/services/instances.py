@@ -9,6 +9,7 @@ import contextlib
 import logging
 import uuid
 
+from django.conf import settings
 from django.utils import timezone
 
 from .. import events, limits, processes, registry
@@ -79,8 +80,11 @@ def instance_not_live(instance_id, kind):
 
 
 def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None, kwargs=None, max_episode_steps=None,
-                    owner_id=None):
+                    owner_id=None, record_actions=True):
     """Create a live instance of ``kind`` and its record; returns the ``EnvInstance``.
+
+    ``record_actions``: keep what replays each episode (README, Episodes), unless
+    ``GYMAPI_RECORD_ACTIONS`` (or ``GYMAPI_RECORD``) is off.
 
     ``owner_id``: the ``ApiKey`` creating it (None when keys are off), held to
     GYMAPI_MAX_INSTANCES_PER_KEY (a 429, and nothing created, beyond it); a
@@ -102,7 +106,8 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     if kind == VECTOR:
         limits.check_vector_observations(env_id, num_envs, kwargs)
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
-    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id)
+    record_actions = record_actions and settings.GYMAPI_RECORD_ACTIONS and settings.GYMAPI_RECORD
+    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id, record_actions)
     instance_id = uuid.uuid4()
     with creation_slot(owner_id), limits.server_slots(num_envs if kind == VECTOR else 1):
         live = runtime.create(instance_id, creation)
@@ -117,6 +122,7 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
                 max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
                 owner_id=owner_id,
                 process=processes.identity(),
+                record_actions=record_actions,
             )
         except Exception:
             runtime.remove(instance_id)
