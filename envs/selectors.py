@@ -124,8 +124,10 @@ def vector_space_describe(*, instance_id, which):
 
 
 def episode_row(episode):
-    """An ``Episode`` as the episodes routes show it (single and vector)."""
+    """An ``Episode`` as the episodes routes show it (single and vector); ``id`` (its
+    /v1/episodes/{id}/) is null for a running episode not written yet."""
     return {
+        "id": episode.pk,
         "number": episode.number,
         "seed": episode.seed,
         "started": episode.started_at,

@@ -209,6 +209,7 @@ class EpisodesQuery(serializers.Serializer):
 
 
 class EpisodeRecord(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="Its /v1/episodes/{id}/; null while it has no row yet.")
     number = serializers.IntegerField()
     seed = serializers.IntegerField(allow_null=True)
     started = serializers.DateTimeField()
