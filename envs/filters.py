@@ -24,6 +24,18 @@ class FloatFilter(django_filters.Filter):
     field_class = forms.FloatField
 
 
+class EpisodeFilterForm(forms.Form):
+    """An empty filter (``?instance_id=``) is refused like a wrong one, not read as no filter:
+    the schema says what each takes, and a client that sent one meant something."""
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.fields:
+            if name in self.data and self.data.get(name) == "":
+                self.add_error(name, "Enter a value, or leave this filter out.")
+        return cleaned
+
+
 class EpisodeFilter(django_filters.FilterSet):
     env_id = django_filters.CharFilter(field_name="instance__env_id", help_text="Episodes of this environment id.")
     instance_id = django_filters.UUIDFilter(field_name="instance_id", help_text="Episodes of this instance.")
@@ -46,6 +58,7 @@ class EpisodeFilter(django_filters.FilterSet):
     class Meta:
         model = Episode
         fields = []
+        form = EpisodeFilterForm
 
     def filter_outcome(self, queryset, name, value):
         if value == "terminated":

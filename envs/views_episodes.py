@@ -2,12 +2,15 @@
 episode with what replays it, its replay and its videos. Each action calls one selector or
 service and returns what it gives."""
 
+from django import forms
+from django.core.exceptions import ValidationError as FormError
 from django.http import FileResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import viewsets
+from rest_framework import serializers, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
@@ -18,7 +21,7 @@ from .models import Episode
 from .renderers import CSVRenderer, ORJSONRenderer, csv_lines
 from .serializers import EpisodeDetail, EpisodeSummary, ErrorResponse, ReplayResponse
 from .services.replay import episode_replay
-from .services.videos import episode_video
+from .services.videos import FORMATS, episode_video
 from .views import ERRORS, JSONErrors
 
 EPISODE_ID = [OpenApiParameter("episode_id", int, OpenApiParameter.PATH, description="The episode's id.")]
@@ -37,6 +40,25 @@ class NewestFirst(CursorPagination):
     page_size = 100
     page_size_query_param = "page_size"
     max_page_size = 1000
+
+    def get_page_size(self, request):
+        # DRF falls back to the default on a bad value; like a bad filter, it is a 400 naming it.
+        if self.page_size_query_param not in request.query_params:
+            return self.page_size
+        try:
+            size = forms.IntegerField(min_value=1).clean(request.query_params[self.page_size_query_param])
+        except FormError as error:
+            raise serializers.ValidationError({self.page_size_query_param: error.messages}) from None
+        return min(size, self.max_page_size)
+
+    def decode_cursor(self, request):
+        # DRF's 404 for a cursor it cannot read: a bad value of a query parameter, a 400 naming it.
+        try:
+            return super().decode_cursor(request)
+        except NotFound:
+            raise serializers.ValidationError(
+                {self.cursor_query_param: ["Not a cursor of this list: follow the next and previous links."]}
+            ) from None
 
 
 class CSVByFormat(DefaultContentNegotiation):
@@ -108,27 +130,15 @@ class EpisodeViewSet(viewsets.GenericViewSet):
         return Response(episode_replay(episode_id=episode_id, caller=request.caller))
 
     @extend_schema(
-        summary="The episode's video (MP4, H.264)",
+        summary="The episode's video: MP4 (H.264) or GIF",
+        operation_id="v1_episodes_video_retrieve",
         description="Rendered by replaying it in rgb_array mode, once (then kept); one frame per state.",
-        parameters=EPISODE_ID,
-        responses={(200, "video/mp4"): OpenApiTypes.BINARY, **REPLAY_ERRORS},
+        parameters=[*EPISODE_ID, OpenApiParameter("fmt", str, OpenApiParameter.PATH, enum=sorted(FORMATS))],
+        responses={(200, "video/mp4"): OpenApiTypes.BINARY, (200, "image/gif"): OpenApiTypes.BINARY, **REPLAY_ERRORS},
     )
-    @action(detail=True, methods=["get"], url_path=r"video\.mp4", content_negotiation_class=JSONErrors)
-    def video_mp4(self, request, episode_id):
-        return video_response(episode_id, request, "mp4")
-
-    @extend_schema(
-        summary="The episode's video (GIF)",
-        parameters=EPISODE_ID,
-        responses={(200, "image/gif"): OpenApiTypes.BINARY, **REPLAY_ERRORS},
-    )
-    @action(detail=True, methods=["get"], url_path=r"video\.gif", content_negotiation_class=JSONErrors)
-    def video_gif(self, request, episode_id):
-        return video_response(episode_id, request, "gif")
-
-
-def video_response(episode_id, request, fmt):
-    path, content_type = episode_video(episode_id=episode_id, caller=request.caller, fmt=fmt)
-    response = FileResponse(path.open("rb"), content_type=content_type)
-    response["Cache-Control"] = "private, max-age=86400"  # an ended episode's video never changes
-    return response
+    @action(detail=True, methods=["get"], url_path=r"video\.(?P<fmt>mp4|gif)", content_negotiation_class=JSONErrors)
+    def video(self, request, episode_id, fmt):
+        path, content_type = episode_video(episode_id=episode_id, caller=request.caller, fmt=fmt)
+        response = FileResponse(path.open("rb"), content_type=content_type)
+        response["Cache-Control"] = "private, max-age=86400"  # an ended episode's video never changes
+        return response

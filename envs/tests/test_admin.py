@@ -215,7 +215,8 @@ def test_it_filters_episodes_by_outcome_and_date(staff, instance):
     Episode.objects.filter(number=2).update(ended_at=timezone.now() - datetime.timedelta(days=30))
     interrupted = staff.get("/admin/envs/episode/", {"outcome": "interrupted"})
     assert [episode.number for episode in interrupted.context["cl"].result_list] == [2]
-    today = staff.get("/admin/envs/episode/", {"ended_at__gte": str(timezone.now().date())})
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = staff.get("/admin/envs/episode/", {"ended_at__gte": str(midnight)})
     assert [episode.number for episode in today.context["cl"].result_list] == [1]
 
 

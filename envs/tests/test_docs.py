@@ -37,8 +37,7 @@ ROUTES = [
     ("get", "/v1/episodes/", None, "PaginatedEpisodeSummaryList"),
     ("get", "/v1/episodes/{episode_id}/", None, "EpisodeDetail"),
     ("get", "/v1/episodes/{episode_id}/replay/", None, "ReplayResponse"),
-    ("get", "/v1/episodes/{episode_id}/video.mp4/", None, None),
-    ("get", "/v1/episodes/{episode_id}/video.gif/", None, None),
+    ("get", "/v1/episodes/{episode_id}/video.{fmt}/", None, None),
 ]
 
 

@@ -86,6 +86,8 @@ def test_it_filters_by_env_instance_outcome_return_steps_and_end(api):
         ("outcome=won", "outcome"),
         ("ended_after=yesterday", "ended_after"),
         ("ended_before=2026-13-45T00:00:00Z", "ended_before"),
+        ("instance_id=", "instance_id"),
+        ("min_return=", "min_return"),
     ],
 )
 def test_a_filter_of_the_wrong_type_is_a_400_naming_it(api, query, field):
@@ -96,6 +98,22 @@ def test_a_filter_of_the_wrong_type_is_a_400_naming_it(api, query, field):
     body = response.json()
     assert body["code"] == "invalid" and field in body["fields"] and body["detail"].startswith(field)
     assert list(Episode.objects.values()) == before
+
+
+@pytest.mark.parametrize("size", ["null", "0", "-3", "1.5"])
+def test_a_page_size_that_is_not_a_positive_whole_number_is_a_400(api, size):
+    response = api.get(f"/v1/episodes/?page_size={size}")
+    assert response.status_code == 400 and "page_size" in response.json()["fields"]
+
+
+def test_a_cursor_that_is_not_one_of_the_lists_is_a_400(api):
+    response = api.get("/v1/episodes/?cursor=bz1hYmM%3D")
+    assert response.status_code == 400 and "cursor" in response.json()["fields"]
+
+
+def test_a_page_size_past_the_largest_is_the_largest(api):
+    played(api, episodes=2)
+    assert len(api.get("/v1/episodes/?page_size=5000").json()["results"]) == 2
 
 
 def test_a_filter_of_the_wrong_type_is_a_json_400_even_when_csv_is_asked_for(api):

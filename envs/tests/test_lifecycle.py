@@ -10,6 +10,7 @@ from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.recording.writer import writer
 
 from . import drive
+from .test_reaping import ended_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -28,7 +29,7 @@ def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(
     from gymapi.asgi import application
 
     settings.GYMAPI_WRITER = "thread"
-    left = EnvInstance.objects.create(env_id="CartPole-v1")  # a previous process's
+    left = EnvInstance.objects.create(env_id="CartPole-v1", process=ended_process())  # a previous process's, ended
     answers = []
 
     async def serve():
