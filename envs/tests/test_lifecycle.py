@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from envs import rendering
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.recording.writer import writer
 
@@ -25,10 +26,12 @@ def test_importing_the_application_starts_nothing():
     assert reaper_threads() == []
 
 
-def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings):
+def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings, monkeypatch):
     from gymapi.asgi import application
 
     settings.GYMAPI_WRITER = "thread"
+    # The shutdown ends every MJPEG stream from then on, process-wide: not those of the tests after this one.
+    monkeypatch.setattr(rendering, "_streams_ending", False)
     left = EnvInstance.objects.create(env_id="CartPole-v1", process=ended_process())  # a previous process's, ended
     answers = []
 
