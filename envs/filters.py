@@ -7,6 +7,7 @@ so that no value reaches it that it would refuse with a 500.
 
 import django_filters
 from django import forms
+from drf_spectacular.utils import extend_schema_field
 
 from .models import Episode
 
@@ -14,7 +15,11 @@ OUTCOMES = ("terminated", "truncated", "interrupted", "running")
 BIGGEST = 2**63 - 1
 
 
-class IntegerFilter(django_filters.Filter):
+# Its own schema: drf-spectacular would take the column's range, which differs between databases.
+@extend_schema_field({"type": "integer", "minimum": 0})
+class CountFilter(django_filters.Filter):
+    """A whole number, 0 or more."""
+
     field_class = forms.IntegerField
 
 
@@ -45,7 +50,7 @@ class EpisodeFilter(django_filters.FilterSet):
     )
     min_return = FloatFilter(field_name="total_reward", lookup_expr="gte", help_text="Return at least this.")
     max_return = FloatFilter(field_name="total_reward", lookup_expr="lte", help_text="Return at most this.")
-    min_steps = IntegerFilter(
+    min_steps = CountFilter(
         field_name="steps", lookup_expr="gte", min_value=0, max_value=BIGGEST, help_text="At least this many steps."
     )
     ended_after = django_filters.IsoDateTimeFilter(
