@@ -19,9 +19,11 @@ replays the episode (README, Episodes): its reset's options, the generator's
 state before an unseeded reset, and its actions so far, encoded here (each
 write of a running episode carries the actions up to then, so that its row
 alone can rebuild it). A row says why its episode cannot be replayed when
-that is known as it runs (a vector entry point's sub-environment). Rows are written
-as upserts on (instance, sub_env, number), a row already ended left alone, so
-writing one twice, or an older one after a newer, changes nothing.
+that is known as it runs (a vector entry point's sub-environment).
+
+Rows are written as upserts on (instance, sub_env, number), a row already
+ended left alone, so writing one twice, or an older one after a newer,
+changes nothing.
 
 Each function below is called with the instance's lock held, so the counters
 it reads belong to one moment of the episode; it touches no database and

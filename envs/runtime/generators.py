@@ -4,9 +4,10 @@ A reset without a seed continues the environment's own generator
 (``env.unwrapped.np_random``, a numpy ``Generator``): saving that generator's
 state just before such a reset, and restoring it into a fresh environment of
 the same id and kwargs before an unseeded reset there, replays the episode as
-a seed would. Randomness kept elsewhere (ALE's emulator has a generator of its
-own) is not in it: such an episode replays differently, which replay finds out
-(its return differs) and says.
+a seed would. Randomness kept elsewhere is not in it: ALE's emulator has a
+generator of its own, so unseeded ALE episodes are refused (services/replay.py),
+and any other such episode replays differently, which replay finds out (its
+steps, return or end differ) and says.
 """
 
 import numpy as np

@@ -152,28 +152,28 @@ class LiveVectorEnv(Live):
             if restarted.any():  # NEXT_STEP: these were reset, not stepped (reward 0)
                 self._start_episodes(np.flatnonzero(restarted), now)
             if done.any():
-                ended = np.flatnonzero(done).tolist()
-                steps = self.episode_steps[ended].tolist()
+                ended = np.flatnonzero(done)
+                indices, steps = ended.tolist(), self.episode_steps[ended].tolist()
                 self.finished.extend(
                     map(
                         FinishedEpisode,
-                        ended,
+                        indices,
                         self.episode_numbers[ended].tolist(),
-                        [self.episode_seeds[i] for i in ended],
-                        [self.episode_started[i] for i in ended],
-                        [now] * len(ended),
+                        [self.episode_seeds[i] for i in indices],
+                        [self.episode_started[i] for i in indices],
+                        [now] * len(indices),
                         steps,
                         self.episode_returns[ended].tolist(),
                         np.asarray(terminated)[ended].tolist(),
                         np.asarray(truncated)[ended].tolist(),
-                        [self.episode_options[i] for i in ended],
-                        [self.episode_generators[i] for i in ended],
-                        [self._actions_of(i, count, self.steps) for i, count in zip(ended, steps)],
-                        [self.unreplayable] * len(ended),
+                        [self.episode_options[i] for i in indices],
+                        [self.episode_generators[i] for i in indices],
+                        [self._actions_of(i, count, self.steps) for i, count in zip(indices, steps)],
+                        [self.unreplayable] * len(indices),
                     )
                 )
                 if self.record_actions:  # the next step resets them unseeded: from this state
-                    for i in ended:
+                    for i in indices:
                         self.episode_generators[i] = generator_state(self.sub_envs[i])
                 if self.autoreset_mode == AutoresetMode.SAME_STEP:
                     self._start_episodes(ended, now)

@@ -1,6 +1,7 @@
 """What each episode's row keeps to replay it: its seed, options, the generator's state before an
 unseeded reset and its actions, in the one write per episode (and at each periodic write)."""
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
@@ -104,7 +105,7 @@ def test_a_box_actions_are_stored_in_its_dtype(api, make_instance):
         api.post(f"/v1/envs/{instance_id}/step/", {"action": [value]})
     api.delete(f"/v1/envs/{instance_id}/")
     episode = Episode.objects.get(instance_id=instance_id)
-    actions = decode_actions(episode.actions, __import__("gymnasium").spaces.Box(-2, 2, (1,), np.float32))
+    actions = decode_actions(episode.actions, gym.spaces.Box(-2, 2, (1,), np.float32))
     assert [action.tolist() for action in actions] == [[0.5], [-1.25]] and actions[0].dtype == np.float32
 
 
