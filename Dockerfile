@@ -1,6 +1,8 @@
 # One process serves HTTP and WebSockets and holds the environments in memory.
 # Its event loop writes the episode rows itself, on the SQLite file below or on a
-# PostgreSQL DATABASE_URL (envs/writer.py).
+# PostgreSQL DATABASE_URL (envs/recording/writer.py). Built with
+# --build-arg REQUIREMENTS=requirements-ray.txt, the same image is a Ray head, a Ray
+# worker or a front of the Ray runtime (deploy/docker-compose.yml).
 FROM python:3.11-slim
 
 # EGL/GL for MuJoCo and Box2D/pygame rendering without a display.
@@ -17,8 +19,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     MUJOCO_GL=egl
 
 WORKDIR /app
-COPY requirements.txt .
-RUN pip install --no-cache-dir -r requirements.txt
+ARG REQUIREMENTS=requirements.txt
+# requirements.txt installs the Python client (clients/python), whose codec the server imports.
+COPY requirements.txt requirements-ray.txt ./
+COPY clients/python clients/python
+RUN pip install --no-cache-dir -r ${REQUIREMENTS}
 COPY . .
 
 RUN mkdir -p /data

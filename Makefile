@@ -7,26 +7,48 @@ PORT ?= 5000
 # The PostgreSQL that `make test` also runs the suite against, when reachable.
 TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 
+# What serving needs (requirements.txt), and on top of it what the tests, the
+# benchmark and the training example need (requirements-dev.txt).
+SERVER := $(VENV)/.installed-server
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak
+.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 
-$(STAMP): requirements.txt requirements-dev.txt bench/requirements.txt | $(BIN)/python
+$(SERVER): requirements.txt clients/python/pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $(SERVER)
+
+$(STAMP): $(SERVER) requirements-dev.txt requirements-ray.txt bench/requirements.txt clients/python/examples/requirements.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $(STAMP)
 
+# The Ray runtime on top of the server's requirements (make cluster).
+RAY := $(VENV)/.installed-ray
+
+$(RAY): $(SERVER) requirements-ray.txt
+	$(BIN)/pip install --quiet -r requirements-ray.txt
+	touch $(RAY)
+
 install: $(STAMP)
 
-migrate: $(STAMP)
+migrate: $(SERVER)
 	$(BIN)/python manage.py migrate --noinput
 
 # The production server (gymapi/serve.py): uvicorn, HTTP and WebSocket in one process.
 run: migrate
 	$(BIN)/python -m gymapi.serve --host $(HOST) --port $(PORT)
+
+# The Ray runtime (README, Scaling out): a local Ray head, unless RAY_ADDRESS names a
+# cluster, and FRONTS fronts on consecutive ports from PORT, in the foreground. It
+# needs DATABASE_URL (PostgreSQL) and REDIS_URL.
+FRONTS ?= 2
+
+cluster: $(RAY)
+	$(BIN)/python -m gymapi.cluster --fronts $(FRONTS) --host $(HOST) --port $(PORT)
 
 test: chromium wrk test-sqlite test-postgres
 
@@ -34,8 +56,9 @@ test: chromium wrk test-sqlite test-postgres
 chromium:
 	@sh scripts/ensure_chromium.sh
 
+# The Ray runtime's tests (-m cluster) need PostgreSQL: the PostgreSQL run takes them.
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not cluster"
 
 # The same suite against PostgreSQL. Skipped when no server answers, except in
 # CI (CI=true), where a missing database is a failure.
@@ -56,6 +79,7 @@ wrk:
 
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
+	$(BIN)/python -m bench.ray_bench
 
 # The soak test (bench/soak.py): 32 clients against the production server for
 # 3 minutes; SOAK_SECONDS and SOAK_CLIENTS change that. Exits 1 on any error.

@@ -420,9 +420,8 @@ def paired(value):
     return f"{value:.2f}x" if isinstance(value, (int, float)) else "n/a"
 
 
-def print_table(title, rows):
-    """rows: (name, ours, reference, ratio, note); widths fitted to the cells."""
-    header = ("Row", "ours", "reference", "ours/ref", "note")
+def print_table(title, rows, header=("Row", "ours", "reference", "ours/ref", "note")):
+    """rows: (name, ours, reference, ratio, note) unless ``header`` names other columns; widths fitted to the cells."""
     cells = [header] + [tuple(str(cell) for cell in row) for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     print(f"\n{title}\n")

@@ -16,10 +16,10 @@ msgpack map, so that it reads back without the action space:
 
 import msgpack
 import numpy as np
+from gymapi_client.spaces import decode_checked, encode_any
 from gymnasium import spaces
 
 from . import binary
-from .spaces import decode_value, encode_value
 
 ARRAY_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
@@ -64,12 +64,12 @@ def decode_actions(blob, space):
     stored = _unpacked(blob)
     if isinstance(stored, np.ndarray):
         return list(stored.astype(space.dtype, copy=True))  # a copy of its own: an environment may write into its action
-    return [decode_value(space, value, f"actions[{index}]") for index, value in enumerate(stored)]
+    return [decode_checked(space, value, f"actions[{index}]") for index, value in enumerate(stored)]
 
 
 def actions_json(blob):
     """The stored actions as JSON values (a list), as the API shows them."""
-    return encode_value(_unpacked(blob))
+    return encode_any(_unpacked(blob))
 
 
 def action_count(blob):

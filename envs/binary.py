@@ -1,4 +1,4 @@
-"""msgpack bodies: the binary twin of the JSON codec in ``envs.spaces``.
+"""msgpack bodies: the binary twin of the JSON codec in ``gymapi_client.spaces``.
 
 The same values travel in the same shapes, except that a numeric numpy array
 (an observation, a frame, a batch) is one msgpack map carrying its raw bytes

@@ -177,6 +177,40 @@ class ReplayTimeout(ApiError):
     default_code = "replay_timeout"
 
 
+class RuntimeUnavailable(ApiError):
+    """Where the environments live cannot be reached (the Ray cluster's head gone, say)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "runtime_unavailable"
+    wait = 5  # seconds, as Retry-After
+
+    def __init__(self, why):
+        super().__init__(f"The environments cannot be reached right now ({why}); nothing was changed. Try again shortly.")
+
+
+class ClusterFull(ApiError):
+    """No node of the Ray cluster has the CPUs an instance's actor reserves free right now."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "cluster_full"
+    wait = 5  # seconds, as Retry-After
+
+    def __init__(self, num_cpus, free):
+        super().__init__(
+            f"The Ray cluster has {free:g} CPUs free and this instance's actor reserves num_cpus={num_cpus:g} "
+            "(GYMAPI_RAY_NUM_CPUS unless the request says num_cpus); nothing was created. End instances, "
+            "ask for fewer CPUs or add nodes, and try again."
+        )
+
+
+class Relayed(ApiError):
+    """An error shaped where it happened (an instance's Ray actor), passed on as it was."""
+
+    def __init__(self, status_code, body, headers=None):
+        super().__init__(body["detail"], body["code"], body.get("fields"))
+        self.status_code = status_code
+
+
 class RouteNotFound(ApiError):
     """A path (or a WebSocket path) no route takes."""
 

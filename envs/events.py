@@ -20,8 +20,9 @@ import threading
 from collections import Counter
 
 from channels.layers import get_channel_layer
+from gymapi_client.spaces import encode_float
 
-from .spaces import encode_float
+from .runtime import SINGLE
 
 logger = logging.getLogger(__name__)
 
@@ -39,6 +40,9 @@ class Watchers:
         self._lock = threading.Lock()
         self._counts = Counter()
         self.loop = None
+        # Publish whether or not anyone watches here: behind several fronts (the Ray
+        # runtime), the watchers of an instance may be another front's.
+        self.everywhere = False
 
     def count(self, group):
         return self._counts.get(group, 0)
@@ -61,9 +65,10 @@ class Watchers:
             return True
 
     def send(self, group, message):
-        """Hand ``message`` to the channel layer without waiting for it; no-op when unwatched."""
+        """Hand ``message`` to the channel layer without waiting for it; no-op when unwatched
+        here, unless ``everywhere`` (the Ray runtime: watchers of another front may watch)."""
         loop = self.loop
-        if not self.count(group) or loop is None or loop.is_closed():
+        if not (self.everywhere or self.count(group)) or loop is None or loop.is_closed():
             return
         try:
             future = asyncio.run_coroutine_threadsafe(get_channel_layer().group_send(group, message), loop)
@@ -116,6 +121,29 @@ def instance_ended(instance_id, status, *, owner_id=None):
     }
     watchers.send(SERVER_GROUP, message)
     watchers.send(instance_group(instance_id), message)
+
+
+def episode_row_finished(live, row):
+    """An episode ended whose row (``recording.episodes.EpisodeRow``) a front is about to
+    write: ``episode_finished`` for a single instance held elsewhere (the Ray runtime)."""
+    if live.kind != SINGLE or row.ended is None:
+        return
+    message = {
+        "type": "episode.finished",
+        "owner": live.owner_id,
+        "event": {
+            "type": "episode_finished",
+            "instance_id": live.instance_id,
+            "env_id": live.env_id,
+            "episode": row.number,
+            "steps": row.steps,
+            "return": encode_float(row.total_reward),
+            "terminated": row.terminated,
+            "truncated": row.truncated,
+        },
+    }
+    watchers.send(SERVER_GROUP, message)
+    watchers.send(instance_group(live.instance_id), message)
 
 
 def episode_finished(live):

@@ -19,9 +19,14 @@ from typing import NamedTuple
 import gymnasium as gym
 import numpy as np
 from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Sum
+from django.db.models.functions import Coalesce
 from rest_framework import status
 
+from .access import TooManyInstances
 from .errors import ApiError, EnvError, EnvTimeout, InvalidInput, ServerFull
+from .models import EnvInstance
 from .runtime import runtime
 from .runtime.calls import CallTimeout, run_bounded
 
@@ -52,6 +57,42 @@ def server_slots(count):
     finally:
         with _slots_lock:
             _reserved -= count
+
+
+# Taken around the count and the record of a creation on the Ray runtime: creations of every
+# front serialize on it for a moment (a PostgreSQL advisory lock; its key is arbitrary, fixed).
+CLUSTER_CREATIONS = 7_231_001
+
+
+@contextlib.contextmanager
+def cluster_slots(count, owner_id):
+    """``with cluster_slots(n, owner):`` around recording a creation on the Ray runtime, where
+    every front creates: the caps (``GYMAPI_MAX_INSTANCES``, ``GYMAPI_MAX_INSTANCES_PER_KEY``)
+    counted from the database, and the record made, in one transaction that holds the
+    cluster's creation lock, so two fronts at the last place cannot both pass."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [CLUSTER_CREATIONS])
+        active = EnvInstance.objects.active()
+        cap = settings.GYMAPI_MAX_INSTANCES
+        if cap:
+            held = active.aggregate(held=Sum(Coalesce("num_envs", 1)))["held"] or 0
+            if held + count > cap:
+                raise ServerFull(cap=cap, held=held, count=count)
+        per_key = settings.GYMAPI_MAX_INSTANCES_PER_KEY
+        if per_key and owner_id is not None and active.filter(owner_id=owner_id).count() >= per_key:
+            raise TooManyInstances(per_key)
+        yield
+
+
+def check_num_cpus(num_cpus, *, remote):
+    """A 400 naming ``num_cpus`` unless it is a share of CPUs the Ray runtime may reserve for an actor."""
+    if num_cpus is None:
+        return
+    if not remote:
+        raise InvalidInput("num_cpus", "only on the Ray runtime (GYMAPI_RUNTIME=ray): here every instance shares this process.")
+    most = settings.GYMAPI_RAY_MAX_NUM_CPUS
+    if not 0 < num_cpus <= most:
+        raise InvalidInput("num_cpus", f"more than 0 and at most {most:g} on this server (GYMAPI_RAY_MAX_NUM_CPUS).", code="out_of_range")
 
 
 # --- the process's memory ---------------------------------------------------------

@@ -12,10 +12,11 @@ import logging
 import math
 
 import gymnasium as gym
+from django.conf import settings
 from gymnasium.envs.registration import load_env_creator
+from gymapi_client.spaces import encode_any
 
 from .errors import InvalidInput
-from .spaces import encode_value
 
 logger = logging.getLogger(__name__)
 
@@ -46,8 +47,9 @@ WINDOW_MODE = "human"
 
 
 def register_namespaces():
-    """Import the environment packages that register namespaces (ALE/, MiniGrid-...)."""
-    for name in PLUGIN_PACKAGES:
+    """Import the environment packages that register namespaces (ALE/, MiniGrid-...), and
+    those of ``GYMAPI_ENV_PACKAGES``."""
+    for name in (*PLUGIN_PACKAGES, *settings.GYMAPI_ENV_PACKAGES):
         try:
             module = importlib.import_module(name)
         except ImportError:
@@ -184,7 +186,7 @@ def check_kwargs(env_id, kwargs):
 def _number(value):
     if value is None:
         return None
-    return value if math.isfinite(value) else encode_value(value)
+    return value if math.isfinite(value) else encode_any(value)
 
 
 def spec_summary(spec):
@@ -196,7 +198,7 @@ def spec_summary(spec):
         "reward_threshold": _number(spec.reward_threshold),
         "nondeterministic": spec.nondeterministic,
         "render_modes": render_modes_of(spec.id),
-        "kwargs": encode_value(spec.kwargs),
+        "kwargs": encode_any(spec.kwargs),
     }
 
 

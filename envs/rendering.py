@@ -17,17 +17,19 @@ from dataclasses import dataclass
 import numpy as np
 from asgiref.sync import sync_to_async
 from django.conf import settings
+from gymapi_client.spaces import encode_float
 from PIL import Image
 
 from .errors import ApiError, EnvError, EnvTimeout, ResetNeeded
 from .registry import with_list_modes
 from .runtime import SINGLE
 from .services.instances import ends_if_broken, instance_get
-from .spaces import encode_float
 
 logger = logging.getLogger(__name__)
 
 MJPEG_BOUNDARY = "frame"
+# No frame shown yet: unlike any version, the None of an instance whose version only its actor knows included.
+UNSEEN = object()
 
 # Set when the server shuts down: MJPEG streams, which otherwise run until their
 # instance closes, end so that the shutdown need not wait for them.
@@ -71,7 +73,7 @@ def check_renderable(live):
     raise NotRenderable(why + how)
 
 
-def _check_has_state(live):
+def check_has_state(live):
     if live.episode_number == 0:
         raise ResetNeeded("Reset the environment before rendering it: it has nothing to draw until its first reset.")
 
@@ -147,7 +149,9 @@ def env_render(*, instance_id):
     live = instance_get(instance_id, SINGLE)
     check_renderable(live)
     with live.lock, ends_if_broken(live):
-        _check_has_state(live)
+        if live.remote:  # drawn and encoded in its actor
+            return live.relayed("render_body")
+        check_has_state(live)
         rendered = live.render()
     return render_body(live.render_mode, rendered)
 
@@ -199,6 +203,11 @@ def viewer_frame(live):
     Instances that draw nothing still get frames, with counters and no picture.
     """
     cached = live.viewer_frame
+    if live.remote:  # drawn and encoded in its actor, sent when it changed
+        frame = live.call("viewer_frame", None if cached is None else cached.version)
+        if frame is not None:
+            live.viewer_frame = frame
+        return live.viewer_frame
     if cached is not None and cached.version == live.version:
         return cached
     with live.lock:
@@ -263,7 +272,7 @@ async def mjpeg_stream(live):
     """
     interval = 1.0 / settings.GYMAPI_STREAM_FPS
     boundary = MJPEG_BOUNDARY.encode()
-    shown = None
+    shown = UNSEEN
     while not live.closed and not _streams_ending:
         if live.version != shown:
             frame = await sync_to_async(viewer_frame, thread_sensitive=False)(live)

@@ -1,6 +1,7 @@
 """Reads: what the API shows about instances, single and vector, their spaces and their history."""
 
 from django.db.models import Count
+from gymapi_client.spaces import describe_space, encode_float
 
 from .access import ANYONE
 from .actions import actions_json
@@ -11,9 +12,8 @@ from .recording.writer import writer
 from .registry import render_modes_of, served_modes, spec_summary
 from .runtime import SINGLE, VECTOR, runtime
 from .services.episodes import space_of
-from .services.instances import instance_get, parse_id
+from .services.instances import ends_if_broken, instance_get, parse_id
 from .services.replay import episode_get, replay_refusal
-from .spaces import describe_space, encode_float
 
 
 def instance_list_active(*, caller=ANYONE):
@@ -36,16 +36,17 @@ def instance_detail(*, instance_id):
     live = instance_get(instance_id, SINGLE)
     instance = EnvInstance.objects.get(pk=live.instance_id)
     spec = live.spec
-    with live.lock:
-        episodes_so_far = live.episode_number
-        episode = {
-            "number": live.episode_number,
-            "steps": live.episode_steps,
-            "return": encode_float(live.episode_return),
-            "terminated": live.terminated,
-            "truncated": live.truncated,
-            "needs_reset": live.needs_reset or live.episode_over,
-        }
+    with ends_if_broken(live):
+        state = live.snapshot()
+    episodes_so_far = state["episode"]
+    episode = {
+        "number": state["episode"],
+        "steps": state["steps"],
+        "return": encode_float(state["return"]),
+        "terminated": state["terminated"],
+        "truncated": state["truncated"],
+        "needs_reset": state["needs_reset"],
+    }
     return {
         "instance_id": str(instance.id),
         "env_id": instance.env_id,
@@ -70,9 +71,9 @@ def vector_detail(*, instance_id):
     live = instance_get(instance_id, VECTOR)
     instance = EnvInstance.objects.get(pk=live.instance_id)
     spec = live.spec
-    with live.lock:
-        running = live.running_episodes()
-        steps, needs_reset = live.steps, live.needs_reset
+    with ends_if_broken(live):
+        state = live.snapshot()
+    running, steps, needs_reset = state["sub_envs"], state["steps"], state["needs_reset"]
     for episode in running:
         episode["return"] = encode_float(episode["return"])
     return {
@@ -165,8 +166,7 @@ def episode_list(*, instance_id, limit):
     live = runtime.get(instance.id, SINGLE)
     rows = [episode_row(episode) for episode in episodes]
     if live is not None:
-        with live.lock:
-            running = recording.running_episode(live)
+        running = recording.running_episode(live.instance_id, live.snapshot())
         if running is not None:
             if rows and rows[-1]["number"] == running.number:  # written by a periodic flush: its live counts
                 rows[-1].update(steps=running.steps, **{"return": encode_float(running.total_reward)})
@@ -184,8 +184,13 @@ def vector_episode_list(*, instance_id, limit, sub_env=None):
     of them (of one sub-environment with ``sub_env``). Closed and lost instances keep theirs."""
     live = runtime.get(parse_id(instance_id), VECTOR)
     if live is not None:
-        with live.lock:  # the episodes ended and not written yet are listed too
-            rows = [] if live.closed else recording.vector_taken(live)
+        with live.lock, ends_if_broken(live):  # the episodes ended and not written yet are listed too
+            if live.closed:
+                rows = []
+            elif live.remote:
+                rows = live.call("take_rows")
+            else:
+                rows = recording.vector_taken(live)
         writer.write_blocking(rows)
     instance = _recorded(instance_id, VECTOR)
     episodes = instance.episodes.all()

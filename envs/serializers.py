@@ -89,6 +89,10 @@ class CreateRequest(serializers.Serializer):
         help_text="Record each episode's actions and what its reset started from, so that it can be replayed "
         "(GET /v1/episodes/{id}/replay/). Off for every instance with GYMAPI_RECORD_ACTIONS=0.",
     )
+    num_cpus = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
+    )
 
 
 class CreateResponse(serializers.Serializer):
@@ -253,6 +257,10 @@ class VectorCreateRequest(serializers.Serializer):
     record_actions = StrictBooleanField(
         required=False, default=True,
         help_text="Record each sub-environment's episodes' actions, so that they can be replayed (README, Episodes).",
+    )
+    num_cpus = serializers.FloatField(
+        required=False, allow_null=True,
+        help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
     )
 
 

@@ -4,6 +4,7 @@ and returns what it gives."""
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from gymapi_client.spaces import encode_any
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.negotiation import BaseContentNegotiation
@@ -35,7 +36,6 @@ from .serializers import (
     StepRequest,
     StepResponse,
 )
-from .spaces import encode_value
 
 ERRORS = {
     400: OpenApiResponse(ErrorResponse, description="Invalid input; the environment is unchanged."),
@@ -78,7 +78,7 @@ def value_encoder(request):
     raw arrays when the client asked for msgpack."""
     if request.accepted_renderer.media_type == binary.CONTENT_TYPE:
         return binary.encode_value
-    return encode_value
+    return encode_any
 
 
 class JSONErrors(BaseContentNegotiation):

@@ -23,13 +23,15 @@ import logging
 from django.conf import settings
 from django.db import DatabaseError, connections
 
-from envs import rendering
+from envs import events, rendering
 from envs.recording.writer import writer
+from envs.runtime import runtime
 from envs.services import lifecycle
 
 logger = logging.getLogger("gymapi")
 
 _reaper = None
+_tasks = []  # what runs beside the requests until the shutdown
 
 
 class Lifespan:
@@ -62,6 +64,15 @@ async def startup():
     """Everything the server does before it takes its first request."""
     global _reaper
     loop = asyncio.get_running_loop()
+    events.watchers.loop = loop  # events of other threads are handed to it
+    if runtime.remote:
+        # Waits, and says so, while the cluster cannot be reached. Imported here: the
+        # local runtime never imports Ray.
+        from envs.actors import InstanceActor
+
+        await loop.run_in_executor(None, runtime.connect, InstanceActor)
+        events.watchers.everywhere = True  # the watchers of its instances may be another front's
+        _tasks.append(loop.create_task(runtime.watch_head()))
     # In a thread: Django refuses synchronous database calls on the event loop.
     await loop.run_in_executor(None, _mark_lost)
     await writer.start(settings.GYMAPI_WRITER)
@@ -88,7 +99,10 @@ async def shutdown():
     if _reaper is not None:
         await loop.run_in_executor(None, _reaper.stop)
         _reaper = None
-    await loop.run_in_executor(None, _close_instances)
+    while _tasks:
+        _tasks.pop().cancel()
+    if not runtime.remote:  # a Ray actor outlives the front that made it, and any front serves it
+        await loop.run_in_executor(None, _close_instances)
     await writer.stop()
 
 

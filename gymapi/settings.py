@@ -314,6 +314,26 @@ GYMAPI_JPEG_QUALITY = min(max(envint("GYMAPI_JPEG_QUALITY", "80"), 1), 95)
 # work unchanged (envs/legacy/; README, Clients of gym-http-api). In it,
 # POST /v1/shutdown/ stops the server only when GYMAPI_ALLOW_SHUTDOWN is on.
 GYMAPI_LEGACY_API = envbool("GYMAPI_LEGACY_API", "0")
+
+# Where the environments live (envs/runtime/): "local", in this server process (the
+# default: nothing to set up), or "ray", each instance a Ray actor of the cluster at
+# RAY_ADDRESS, behind any number of servers ("fronts") sharing one PostgreSQL database
+# and one Redis (README, Scaling out).
+GYMAPI_RUNTIME = os.getenv("GYMAPI_RUNTIME", "local")
+if GYMAPI_RUNTIME not in ("local", "ray"):
+    raise ImproperlyConfigured(f"GYMAPI_RUNTIME must be 'local' or 'ray', not {GYMAPI_RUNTIME!r}")
+if GYMAPI_RUNTIME == "ray":
+    if DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql":
+        raise ImproperlyConfigured("GYMAPI_RUNTIME=ray needs a PostgreSQL DATABASE_URL, which every front shares")
+    if GYMAPI_LEGACY_API:
+        raise ImproperlyConfigured("GYMAPI_LEGACY_API's monitor records videos in the server process: not with GYMAPI_RUNTIME=ray")
+# The CPUs Ray reserves for each instance's actor (fractions allowed: a cheap
+# environment uses a small part of one), and the most a creation may ask for.
+GYMAPI_RAY_NUM_CPUS = envfloat("GYMAPI_RAY_NUM_CPUS", "0.25")
+GYMAPI_RAY_MAX_NUM_CPUS = envfloat("GYMAPI_RAY_MAX_NUM_CPUS", "4")
+# Packages imported by the server and by every actor, for the environments they
+# register (beside Gymnasium's own, ALE's and MiniGrid's), comma-separated.
+GYMAPI_ENV_PACKAGES = envlist("GYMAPI_ENV_PACKAGES", "")
 GYMAPI_ALLOW_SHUTDOWN = envbool("GYMAPI_ALLOW_SHUTDOWN", "0")
 
 LOGGING = {

@@ -20,6 +20,9 @@ from envs.runtime import SINGLE, runtime
 
 logger = logging.getLogger(__name__)
 
+# No frame yet: unlike any version, the None of an instance whose version only its actor knows included.
+UNSEEN = object()
+
 _publishers = {}  # instance group -> its publishing task
 
 
@@ -50,7 +53,7 @@ async def _publish_frames(instance_id):
     group = instance_group(instance_id)
     layer = get_channel_layer()
     interval = 1.0 / settings.GYMAPI_STREAM_FPS
-    published = None
+    published = UNSEEN
     try:
         while watchers.count(group):
             live = runtime.get(instance_id, SINGLE)

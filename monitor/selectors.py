@@ -1,11 +1,10 @@
 """Reads for the monitor: what watchers are shown when they arrive."""
 
-import time
+from gymapi_client.spaces import encode_float
 
 from envs.access import ANYONE
 from envs.models import EnvInstance
 from envs.runtime import SINGLE, runtime
-from envs.spaces import encode_float
 
 
 def instance_overview(*, caller=ANYONE):
@@ -17,15 +16,15 @@ def instance_overview(*, caller=ANYONE):
         live = runtime.get(instance.id, SINGLE)
         if live is None or live.closed:
             continue
-        with live.lock:
-            episode = {
-                "episode": live.episode_number,
-                "step": live.episode_steps,
-                "return": encode_float(live.episode_return),
-                "terminated": live.terminated,
-                "truncated": live.truncated,
-                "idle_seconds": round(max(time.monotonic() - live.last_used, 0.0), 1),
-            }
+        state = live.snapshot()
+        episode = {
+            "episode": state["episode"],
+            "step": state["steps"],
+            "return": encode_float(state["return"]),
+            "terminated": state["terminated"],
+            "truncated": state["truncated"],
+            "idle_seconds": round(max(state["idle_seconds"], 0.0), 1),
+        }
         overview.append(
             {
                 "instance_id": str(instance.id),

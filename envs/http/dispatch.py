@@ -27,15 +27,19 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.db import connections
+from gymapi_client.spaces import encode_any
 
-from .. import access
-from ..errors import DatabaseUnavailable, EnvBroken, EnvTimeout
+from .. import access, binary, events
+from ..errors import DatabaseUnavailable, EnvBroken, EnvTimeout, Relayed
 from ..recording.writer import writer
-from ..runtime import SINGLE, VECTOR, runtime
+from ..runtime import SINGLE, VECTOR, ActorGone, runtime
 from ..serializers import ResetRequest, StepRequest, VectorStepRequest
 from ..services import episodes
-from ..services.instances import end_broken, ends_if_broken, instance_get
-from ..spaces import encode_value
+from ..services.instances import actor_gone, end_broken, ends_if_broken, instance_get
+
+# How the values of a body are spelled, by the encoder a transport asks for: the name travels to a
+# Ray actor, which encodes there.
+ENCODINGS = {encode_any: "json", binary.encode_value: "msgpack"}
 
 SLOW_SECONDS = 0.001
 # How much the last call weighs in the moving average: a single stall (a
@@ -87,7 +91,7 @@ def arguments(operation, data):
     return dict(serializer.validated_data)
 
 
-def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value):
+def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """Run ``operation`` on ``instance_id`` in this thread, its rows written: an ``Outcome``."""
     try:
         if writer.refusing:
@@ -96,18 +100,26 @@ def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_va
         given = arguments(operation, data)
         live = instance_get(instance_id, operation.kind)
         with live.lock, ends_if_broken(live):
-            started = time.perf_counter()
-            try:
-                body, rows = operation.service(live, encode=encode, **given)
-            finally:
-                _measured(live, operation.name, started)
+            if live.remote:  # made by its actor, waited for in this thread
+                body, rows, error, broken = live.call("perform", operation.name, given, ENCODINGS[encode])
+                if error is not None:
+                    live.broken = broken
+                    raise Relayed(*error)
+            else:
+                started = time.perf_counter()
+                try:
+                    body, rows = operation.service(live, encode=encode, **given)
+                finally:
+                    _measured(live, operation.name, started)
         writer.write_blocking(rows)
+        if live.remote:
+            _tell_watchers(live, rows)
         return Outcome(body)
     except Exception as error:  # every transport shapes it (errors.py)
         return Outcome(None, error)
 
 
-def call_in_worker(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value):
+def call_in_worker(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """``call`` from a thread that lives as long as the server (the fast path's workers, a
     step socket's), keeping its database connection between calls (``release_connections``)."""
     try:
@@ -138,7 +150,7 @@ def release_connections():
         connection.health_check_done = False
 
 
-def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value):
+def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """``call`` on the event loop when the rules above allow it, else None (and nothing was done)."""
     if not settings.GYMAPI_INLINE:
         return None
@@ -171,12 +183,14 @@ def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=e
         live.lock.release()
 
 
-async def answer(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_value, executor=None,
+async def answer(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any, executor=None,
                  in_thread=call):
     """``operation`` answered from the event loop: on the loop when allowed, else by ``in_thread``
     (``call``, or the transport's wrapper of it) in a thread of ``executor``; its rows written
     (and an instance that broke ended) before it returns."""
     loop = asyncio.get_running_loop()
+    if runtime.remote:
+        return await _answer_remote(operation, instance_id, data, caller, encode, executor, loop)
     outcome = call_on_loop(operation, instance_id, data, caller=caller, encode=encode)
     if outcome is None:
         run = functools.partial(in_thread, operation, instance_id, data, caller=caller, encode=encode)
@@ -189,6 +203,55 @@ async def answer(operation, instance_id, data, *, caller=access.ANYONE, encode=e
         except Exception as error:  # the database refused the row: the answer says so
             return Outcome(None, error)
     return outcome
+
+
+async def _answer_remote(operation, instance_id, data, caller, encode, executor, loop):
+    """``answer`` on the Ray runtime: the call awaited on the loop, made by the instance's actor;
+    the actor found, and the caller checked, in a thread the first time this front meets it."""
+    live = None
+    try:
+        if writer.refusing:
+            raise DatabaseUnavailable()
+        live = runtime.cached(instance_id)
+        if live is None or live.closed or live.broken is not None or not caller.owns(live):
+            live = await loop.run_in_executor(executor, _met, operation, instance_id, caller)
+        given = arguments(operation, data)
+        body, rows = await _relayed(live, await live.perform(operation.name, given, ENCODINGS[encode]), loop, executor)
+        await writer.write(rows)
+        _tell_watchers(live, rows)
+        return Outcome(body)
+    except ActorGone:
+        return Outcome(None, await loop.run_in_executor(executor, actor_gone, live))
+    except Exception as error:  # every transport shapes it (errors.py)
+        return Outcome(None, error)
+
+
+def _tell_watchers(live, rows):
+    # An actor publishes nothing (its process has no channel layer): the front that wrote the
+    # rows says which episodes ended.
+    for row in rows:
+        events.episode_row_finished(live, row)
+
+
+def _met(operation, instance_id, caller):
+    """The instance, found (and the caller checked) as ``call`` finds it, in a thread."""
+    try:
+        access.check_instance(caller, instance_id)
+        return instance_get(instance_id, operation.kind)
+    finally:
+        release_connections()
+
+
+async def _relayed(live, performed, loop, executor):
+    """``(body, rows)`` of what an actor performed, or its error raised; an instance whose
+    environment broke in its actor is ended as broken (in a thread) before."""
+    body, rows, error, broken = performed
+    if error is None:
+        return body, rows
+    if broken is not None:
+        live.broken = broken
+        await loop.run_in_executor(executor, end_broken, live)
+    raise Relayed(*error)
 
 
 def _measured(live, name, started):

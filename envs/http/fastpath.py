@@ -19,8 +19,9 @@ from http import HTTPStatus
 
 import orjson
 from django.conf import settings
+from gymapi_client.spaces import encode_any
 
-from .. import binary, spaces
+from .. import binary
 from ..errors import error_body
 from ..renderers import render_json, render_msgpack
 from . import dispatch
@@ -36,7 +37,7 @@ OPERATIONS = {
 }
 LONG_NUMBER = re.compile(rb"[0-9]{19}")
 # What a response is written in: (value encoder, renderer).
-CODECS = {False: (spaces.encode_value, render_json), True: (binary.encode_value, render_msgpack)}
+CODECS = {False: (encode_any, render_json), True: (binary.encode_value, render_msgpack)}
 
 request_logger = logging.getLogger("django.request")
 

@@ -43,6 +43,7 @@ from concurrent.futures import ThreadPoolExecutor
 import orjson
 from django.conf import settings
 from django.db import connections
+from gymapi_client.spaces import encode_any
 from rest_framework.exceptions import APIException
 
 from .. import access, binary
@@ -51,7 +52,6 @@ from ..runtime import SINGLE
 from ..serializers import CreateRequest, StepMessage
 from ..services.episodes import action_sample
 from ..services.instances import instance_close, instance_create, instance_get
-from ..spaces import encode_value
 from . import dispatch
 
 MAX_MESSAGE_BYTES = 4 * 1024 * 1024
@@ -113,7 +113,7 @@ class StepProtocol:
         """The answer (a dict) to one message, on the event loop: steps and resets through
         ``dispatch.answer``, every other op in ``worker``."""
         message = None
-        encode = binary.encode_value if as_binary else encode_value
+        encode = binary.encode_value if as_binary else encode_any
         try:
             message = self.decode(raw, as_binary)
             operation = HOT.get(message.get("op")) if isinstance(message.get("op"), str) else None

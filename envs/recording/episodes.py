@@ -126,15 +126,15 @@ def closed(live):
     return [_row(live, record, ended=True)]
 
 
-def running_episode(live):
+def running_episode(instance_id, state):
     """The running episode of a single instance as a row would show it (an unsaved
-    ``Episode``), or None. Called with the instance's lock held."""
-    record = live.record
-    if record is None or record.finished:
+    ``Episode``), from its ``snapshot()``; or None."""
+    if state["record"] is None:
         return None
+    number, seed, started = state["record"]
     return Episode(
-        instance_id=live.instance_id, number=record.number, seed=record.seed,
-        started_at=datetime.fromtimestamp(record.started, tz=timezone.utc), steps=live.episode_steps, total_reward=live.episode_return,
+        instance_id=instance_id, number=number, seed=seed, started_at=datetime.fromtimestamp(started, tz=timezone.utc),
+        steps=state["steps"], total_reward=state["return"],
     )
 
 

@@ -213,6 +213,7 @@ class PostgresSink:
     """Rows written from the event loop to PostgreSQL on a connection of the loop's own."""
 
     CONNECT_TIMEOUT = 5  # seconds: an unreachable server must not hold the answers waiting for it long
+    MOST_ROWS = 1000
 
     def __init__(self, django_connection):
         self.django_connection = django_connection
@@ -224,18 +225,24 @@ class PostgresSink:
         return django_connection.vendor == "postgresql"
 
     async def write(self, rows):
-        sql = self.sql.get(len(rows))
-        if sql is None:
-            sql = self.sql[len(rows)] = upsert_sql(self.django_connection.ops.quote_name, rows=len(rows))
-        params = [value for row in rows for value in _values(row, str, _utc, Jsonb)]
         try:
             connection = await self._connection()
-            # One statement, a transaction by itself: one round trip, where BEGIN, the
-            # inserts and COMMIT would take three, each costing the loop.
-            await connection.execute(sql, params)
+            # One statement a batch, a transaction by itself: one round trip, where BEGIN, the
+            # inserts and COMMIT would take three, each costing the loop. A batch kept through
+            # an outage may be long: PostgreSQL takes at most 65,535 parameters a statement.
+            for start in range(0, len(rows), self.MOST_ROWS):
+                chunk = rows[start:start + self.MOST_ROWS]
+                params = [value for row in chunk for value in _values(row, str, _utc, Jsonb)]
+                await connection.execute(self._sql(len(chunk)), params)
         except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as error:
             await self.close()
             raise Outage(str(error)) from error
+
+    def _sql(self, count):
+        sql = self.sql.get(count)
+        if sql is None:
+            sql = self.sql[count] = upsert_sql(self.django_connection.ops.quote_name, rows=count)
+        return sql
 
     async def _connection(self):
         if self.connection is None or self.connection.closed or self.connection.broken:

@@ -14,11 +14,11 @@ import gymnasium as gym
 from django.conf import settings
 
 from ..errors import EnvError, EnvTimeout
-from .calls import CallTimeout, run_bounded
+from .calls import ActorGone, CallTimeout, run_bounded
 from .live import SINGLE, VECTOR, Live, LiveEnv
 from .vector import LiveVectorEnv
 
-__all__ = ["SINGLE", "VECTOR", "Creation", "Live", "LiveEnv", "LiveVectorEnv", "Runtime", "runtime"]
+__all__ = ["SINGLE", "VECTOR", "ActorGone", "Creation", "Live", "LiveEnv", "LiveVectorEnv", "Runtime", "runtime"]
 
 
 class Creation(NamedTuple):
@@ -33,10 +33,13 @@ class Creation(NamedTuple):
     seed: int | None = None
     owner_id: int | None = None
     record_actions: bool = False  # keep what replays each episode (its actions, its reset's start)
+    num_cpus: float | None = None  # the CPUs its Ray actor reserves (the Ray runtime only)
 
 
 class Runtime:
     """The process-local table of live environments, keyed by instance id (str)."""
+
+    remote = False
 
     def __init__(self):
         self._lives = {}
@@ -105,6 +108,13 @@ class Runtime:
             live.close()
         return live
 
+    def forget(self, instance_id):
+        """An instance that ended elsewhere (its record says so): its environment goes too."""
+        self.remove(instance_id)
+
+    def cached(self, instance_id):
+        return self._lives.get(str(instance_id))
+
     def lives(self, kind=None):
         """Every live instance (of ``kind``, when given)."""
         with self._lock:
@@ -124,4 +134,13 @@ class Runtime:
             self.remove(instance_id)
 
 
-runtime = Runtime()
+def _runtime():
+    """The runtime ``GYMAPI_RUNTIME`` names. Only the Ray runtime imports Ray."""
+    if settings.GYMAPI_RUNTIME == "ray":
+        from .ray import RayRuntime
+
+        return RayRuntime()
+    return Runtime()
+
+
+runtime = _runtime()

@@ -13,6 +13,10 @@ import threading
 from django.conf import settings
 
 
+class ActorGone(Exception):
+    """A remote instance's process ended (the Ray runtime): services say how the instance ended."""
+
+
 class CallTimeout(Exception):
     """A call ran past ``GYMAPI_CALL_TIMEOUT`` and was abandoned (it may still be running)."""
 

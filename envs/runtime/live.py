@@ -30,6 +30,7 @@ class Live:
     """What every live instance has, single or vector."""
 
     kind = None
+    remote = False  # held in this process (envs/runtime/ray.py's instances are not)
 
     def __init__(self, instance_id, env, *, seed=None, owner_id=None, record_actions=False):
         self.instance_id = instance_id
@@ -109,6 +110,10 @@ class Live:
             self.last_used = time.monotonic()
             return self.action_space.sample()
 
+    def idle_seconds(self):
+        """Seconds since its last reset, step, render or sample (what GYMAPI_IDLE_SECONDS counts)."""
+        return time.monotonic() - self.last_used
+
     def close(self):
         """Close the environment, unless a call into it was abandoned (it may still be inside)."""
         with self.lock:
@@ -152,6 +157,24 @@ class LiveEnv(Live):
     @property
     def episode_over(self):
         return self.terminated or self.truncated
+
+    def snapshot(self):
+        """Its state at one moment, as plain data (read by selectors and pages, on any runtime)."""
+        with self.lock:
+            record = self.record
+            return {
+                "episode": self.episode_number,
+                "steps": self.episode_steps,
+                "return": self.episode_return,
+                "terminated": self.terminated,
+                "truncated": self.truncated,
+                "reward": self.last_reward,
+                "needs_reset": self.needs_reset or self.episode_over,
+                "version": self.version,
+                "idle_seconds": self.idle_seconds(),
+                # The running episode as recording knows it: its number, seed and start.
+                "record": None if record is None or record.finished else (record.number, record.seed, record.started),
+            }
 
     def reset(self, *, seed=None, options=None):
         """Start a new episode; returns ``(observation, info)``."""

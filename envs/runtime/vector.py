@@ -239,6 +239,17 @@ class LiveVectorEnv(Live):
             finished, self.finished = self.finished, []
             return finished
 
+    def snapshot(self):
+        """Its state at one moment, as plain data (read by selectors and pages, on any runtime)."""
+        with self.lock:
+            return {
+                "steps": self.steps,
+                "needs_reset": self.needs_reset,
+                "sub_envs": self.running_episodes(),
+                "version": self.version,
+                "idle_seconds": self.idle_seconds(),
+            }
+
     def running_episodes(self):
         """Each sub-environment's current episode: ``[{"sub_env", "number", "steps", "return", "ended"}]``;
         ``ended``: it ended in the last step, and the next step starts the next one."""

@@ -5,7 +5,7 @@ thread or on the event loop). They are called with the instance's lock held,
 touch no database and return ``(body, rows)``: the answer's body and the
 episode rows to write before it goes out (recording/episodes.py decides which).
 
-Values go through the codec (``spaces``). A vector action is a list of
+Values go through the codec (``gymapi_client.spaces``). A vector action is a list of
 ``num_envs`` actions, one per sub-environment, each a member of the single
 action space, decoded and checked before the environment sees any of it;
 observations, rewards and infos come back batched as Gymnasium batches them.
@@ -14,13 +14,13 @@ observations, rewards and infos come back batched as Gymnasium batches them.
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector.utils import concatenate, create_empty_array, iterate
+from gymapi_client.spaces import DecodeError, decode_checked, encode_any, short_repr, summarize_space
 
 from .. import events
 from ..errors import ApiError, InstanceGone, InvalidInput
 from ..models import InstanceStatus
 from ..recording import episodes as recording
 from ..runtime import VECTOR
-from ..spaces import DecodeError, _short, decode_value, encode_value, summarize_space
 from .instances import instance_get
 
 # Single spaces whose batch is one numpy array: an action list is decoded
@@ -28,7 +28,7 @@ from .instances import instance_get
 ARRAY_SPACES = (spaces.Box, spaces.Discrete, spaces.MultiDiscrete, spaces.MultiBinary)
 
 
-def reset(live, *, seed=None, options=None, encode=encode_value):
+def reset(live, *, seed=None, options=None, encode=encode_any):
     """Start a new episode (every sub-environment's, for a vector instance); returns
     ``(body, rows)``: ``{"observation", "info"}`` and the rows of the episodes it interrupted."""
     if live.kind == VECTOR:
@@ -46,7 +46,7 @@ def reset(live, *, seed=None, options=None, encode=encode_value):
     return {"observation": encode(observation), "info": encode(info)}, rows
 
 
-def step(live, *, action, encode=encode_value):
+def step(live, *, action, encode=encode_any):
     """Decode ``action``, take one step; returns ``(body, rows)``."""
     if live.kind == VECTOR:
         _check_open(live)
@@ -83,7 +83,7 @@ def _check_open(live):
 def action_decode(live, action):
     """The JSON action as a member of the action space, or a 400 naming the space."""
     try:
-        return decode_value(live.action_space, action, "action")
+        return decode_checked(live.action_space, action, "action")
     except DecodeError as error:
         message = error.message
         expected = summarize_space(live.action_space)
@@ -100,7 +100,7 @@ def vector_action_decode(live, action):
         raise InvalidInput(
             "action",
             f"expected a list of {count} actions, one per sub-environment, each in {summarize_space(single)}; "
-            f"got {_short(action)}",
+            f"got {short_repr(action)}",
             code="invalid_action",
         )
     if isinstance(single, spaces.Discrete) and all(type(item) is int for item in action):
@@ -114,13 +114,13 @@ def vector_action_decode(live, action):
             return batch
     if isinstance(single, ARRAY_SPACES):
         try:
-            return decode_value(live.action_space, action, "action")
+            return decode_checked(live.action_space, action, "action")
         except DecodeError:
             pass  # decoded one by one below, to say which one is wrong
     items = []
     for index, item in enumerate(action):
         try:
-            items.append(decode_value(single, item, f"action[{index}]"))
+            items.append(decode_checked(single, item, f"action[{index}]"))
         except DecodeError as error:
             message = error.message
             expected = summarize_space(single)
@@ -130,7 +130,7 @@ def vector_action_decode(live, action):
     return concatenate(single, items, create_empty_array(single, count))
 
 
-def action_sample(*, instance_id, kind, encode=encode_value):
+def action_sample(*, instance_id, kind, encode=encode_any):
     """A random action from the instance's action space (seeded by the creation seed);
     one per sub-environment, as a list, for a vector instance."""
     live = instance_get(instance_id, kind)
@@ -152,7 +152,7 @@ def space_contains(*, instance_id, kind, which, x):
     """Whether the JSON value ``x`` is a member of the instance's action or observation space."""
     live = instance_get(instance_id, kind)
     try:
-        decode_value(space_of(live, which), x, "x")
+        decode_checked(space_of(live, which), x, "x")
     except DecodeError:
         return False
     return True

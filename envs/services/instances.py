@@ -15,14 +15,17 @@ from django.utils import timezone
 from .. import events, limits, processes, registry
 from ..access import creation_slot
 from ..errors import (
-    EnvBroken, EnvTimeout, InstanceElsewhere, InstanceGone, InstanceNotFound, InvalidInput, WrongInstanceKind,
+    InstanceElsewhere, InstanceGone, InstanceNotFound, InvalidInput, RuntimeUnavailable, WrongInstanceKind,
 )
 from ..models import EnvInstance, InstanceStatus
 from ..recording import episodes as recording
 from ..recording.writer import writer
-from ..runtime import SINGLE, VECTOR, Creation, runtime
+from ..runtime import SINGLE, VECTOR, ActorGone, Creation, runtime
 
 logger = logging.getLogger(__name__)
+
+# What the Ray runtime's instances record as their process: an actor of the cluster, held by no front.
+RAY_PROCESS = "ray"
 
 # gym.make_vec's own keywords: the request's num_envs, or not settable.
 RESERVED_VECTOR_KWARGS = {
@@ -70,8 +73,12 @@ def instance_not_live(instance_id, kind):
         raise WrongInstanceKind(parsed, vector=kind == SINGLE)
     if instance.status == InstanceStatus.ACTIVE:
         # Recorded as active but not live here: held by a process that ended (lost), or by
-        # another server sharing this database, which alone can serve it.
-        if instance.process and not processes.is_gone(instance.process):
+        # another server sharing this database, which alone can serve it. On the Ray runtime
+        # no actor of that name: one being made right now, or one that is gone (lost).
+        if instance.process == RAY_PROCESS:
+            if being_created(instance):
+                raise RuntimeUnavailable(f"instance {parsed} is still being created")
+        elif instance.process and not processes.is_gone(instance.process):
             raise InstanceElsewhere(parsed, instance.process)
         if EnvInstance.objects.filter(pk=parsed).mark_lost():
             events.instance_ended(parsed, InstanceStatus.LOST, owner_id=instance.owner_id)
@@ -80,7 +87,7 @@ def instance_not_live(instance_id, kind):
 
 
 def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None, kwargs=None, max_episode_steps=None,
-                    owner_id=None, record_actions=True):
+                    owner_id=None, record_actions=True, num_cpus=None):
     """Create a live instance of ``kind`` and its record; returns the ``EnvInstance``.
 
     ``record_actions``: keep what replays each episode (README, Episodes), unless
@@ -89,8 +96,10 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     ``owner_id``: the ``ApiKey`` creating it (None when keys are off), held to
     GYMAPI_MAX_INSTANCES_PER_KEY (a 429, and nothing created, beyond it); a
     vector instance counts one there and its ``num_envs`` against GYMAPI_MAX_INSTANCES.
+    ``num_cpus``: what its Ray actor reserves (the Ray runtime only).
     """
     kwargs = kwargs or {}
+    limits.check_num_cpus(num_cpus, remote=runtime.remote)
     limits.check_kwargs_size(kwargs)
     limits.check_episode_steps(max_episode_steps)
     registry.resolve_env_id(env_id)
@@ -107,32 +116,62 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
         limits.check_vector_observations(env_id, num_envs, kwargs)
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
     record_actions = record_actions and settings.GYMAPI_RECORD_ACTIONS and settings.GYMAPI_RECORD
-    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id, record_actions)
+    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id, record_actions,
+                        num_cpus)
     instance_id = uuid.uuid4()
-    with creation_slot(owner_id), limits.server_slots(num_envs if kind == VECTOR else 1):
-        live = runtime.create(instance_id, creation)
-        try:
-            instance = EnvInstance.objects.create(
-                id=instance_id,
-                env_id=env_id,
-                render_mode=render_mode,
-                kwargs=kwargs,
-                seed=seed,
-                num_envs=num_envs,
-                max_episode_steps=max_episode_steps or (live.spec.max_episode_steps if live.spec else None),
-                owner_id=owner_id,
-                process=processes.identity(),
-                record_actions=record_actions,
-            )
-        except Exception:
-            runtime.remove(instance_id)
-            raise
+    record = {
+        "id": instance_id, "env_id": env_id, "render_mode": render_mode, "kwargs": kwargs, "seed": seed,
+        "num_envs": num_envs, "max_episode_steps": max_episode_steps, "owner_id": owner_id,
+        "record_actions": record_actions,
+    }
+    count = num_envs if kind == VECTOR else 1
+    if runtime.remote:
+        instance, live = _create_in_the_cluster(creation, record, count)
+    else:
+        with creation_slot(owner_id), limits.server_slots(count):
+            live = runtime.create(instance_id, creation)
+            try:
+                instance = EnvInstance.objects.create(
+                    **record | {"max_episode_steps": max_episode_steps or _own_limit(live)},
+                    process=processes.identity(),
+                )
+            except Exception:
+                runtime.remove(instance_id)
+                raise
     if kind == VECTOR:
         logger.info("Created %d x %s as %s (%s)", num_envs, env_id, instance_id, live.vectorization_mode)
     else:
         logger.info("Created %s as %s", env_id, instance_id)
         events.instance_created(instance)  # the monitor shows single instances
     return instance
+
+
+def being_created(instance):
+    """Whether a Ray instance's record may be ahead of its actor: recorded first, it is
+    younger than a creation may take (GYMAPI_CALL_TIMEOUT, and a margin)."""
+    bound = timezone.timedelta(seconds=(settings.GYMAPI_CALL_TIMEOUT or 60) + 10)
+    return timezone.now() - instance.created_at < bound
+
+
+def _own_limit(live):
+    return live.spec.max_episode_steps if live.spec else None
+
+
+def _create_in_the_cluster(creation, record, count):
+    """The Ray runtime's creation: the record first, counted against the caps of the whole
+    cluster in one transaction (every front creates), then the actor; a creation that fails
+    leaves no record."""
+    with limits.cluster_slots(count, creation.owner_id):
+        instance = EnvInstance.objects.create(**record, process=RAY_PROCESS)
+    try:
+        live = runtime.create(instance.id, creation)
+    except BaseException:
+        EnvInstance.objects.filter(pk=instance.id).delete()
+        raise
+    if instance.max_episode_steps is None and _own_limit(live) is not None:
+        instance.max_episode_steps = _own_limit(live)
+        EnvInstance.objects.filter(pk=instance.id).update(max_episode_steps=instance.max_episode_steps)
+    return instance, live
 
 
 def instance_close(*, instance_id, kind):
@@ -151,14 +190,14 @@ def instance_end(live, *, status, reason=""):
     with live.lock:
         if live.closed:
             return False
-        # The record first: a database that cannot be reached leaves the instance as it was.
-        EnvInstance.objects.filter(pk=live.instance_id).update(
+        # The record first: a database that cannot be reached leaves the instance as it was;
+        # one another front ended meanwhile (the Ray runtime) is left as that front ended it.
+        if not EnvInstance.objects.active().filter(pk=live.instance_id).update(
             status=status, closed_at=timezone.now(), status_reason=reason
-        )
-        if live.kind == VECTOR:
-            rows = recording.vector_taken(live, live.end_episodes())
-        else:
-            rows = recording.closed(live)
+        ):
+            runtime.forget(live.instance_id)
+            return False
+        rows = _ending_rows(live)
         runtime.remove(live.instance_id)
     writer.write_blocking(rows)
     logger.log(logging.WARNING if reason else logging.INFO, "Closed %s as %s %s", live.instance_id, status, reason)
@@ -166,16 +205,45 @@ def instance_end(live, *, status, reason=""):
     return True
 
 
+def _ending_rows(live):
+    """The rows of the episodes an ending interrupts (those still running, ended now)."""
+    if live.remote:
+        try:
+            return live.call("end")
+        except ActorGone:  # its process died: what it had not written went with it
+            return []
+    if live.kind == VECTOR:
+        return recording.vector_taken(live, live.end_episodes())
+    return recording.closed(live)
+
+
 @contextlib.contextmanager
 def ends_if_broken(live):
     """Around calls into ``live`` (its lock held): when its environment breaks (it raised
     where it must not, or hung: README, Limits), the instance is ended as broken before
-    the error goes out."""
+    the error goes out. On the Ray runtime, an actor found gone is an instance that broke,
+    unless another front ended it (then its 410 says how)."""
     try:
         yield
-    except (EnvBroken, EnvTimeout):
-        end_broken(live)
+    except ActorGone:
+        raise actor_gone(live) from None
+    except Exception:
+        if live.broken is not None:
+            end_broken(live)
         raise
+
+
+def actor_gone(live):
+    """The error of a call whose actor is gone (the Ray runtime): the 410 of how the instance
+    ended, recorded as broken when nothing else ended it."""
+    instance = EnvInstance.objects.filter(pk=live.instance_id).first()
+    if instance is not None and instance.status == InstanceStatus.ACTIVE:
+        end_broken(live)
+        instance.refresh_from_db()
+    runtime.forget(live.instance_id)
+    if instance is None:
+        return InstanceNotFound(live.instance_id)
+    return InstanceGone(instance.pk, instance.status, instance.closed_at, instance.status_reason)
 
 
 def end_broken(live):

@@ -15,17 +15,16 @@
 
 import logging
 import threading
-import time
 
 from django.conf import settings
-from django.db import connections
+from django.db import connection, connections
 from django.utils import timezone
 
 from .. import processes
 from ..errors import InstanceGone
 from ..models import EnvInstance, InstanceStatus
 from ..runtime import runtime
-from .instances import instance_close, instance_end
+from .instances import RAY_PROCESS, being_created, instance_close, instance_end
 
 logger = logging.getLogger(__name__)
 
@@ -38,11 +37,27 @@ def instances_mark_lost(*, force=False, dry_run=False):
     for when no server runs). Returns how many were (or, with ``dry_run``, would be) marked."""
     candidates = EnvInstance.objects.active().exclude(id__in=runtime.ids())
     if not force:
-        gone = [pk for pk, process in candidates.values_list("id", "process") if process and processes.is_gone(process)]
+        gone = [instance.pk for instance in candidates.only("id", "process", "created_at") if _gone(instance)]
         candidates = EnvInstance.objects.active().filter(pk__in=gone)
     if dry_run:
         return candidates.count()
     return candidates.update(status=InstanceStatus.LOST, closed_at=timezone.now())
+
+
+def _gone(instance):
+    """Whether nothing holds ``instance`` any more: its server process ended, or, on the Ray
+    runtime, its actor (not one still being made)."""
+    if instance.process == RAY_PROCESS:
+        return runtime.remote and not being_created(instance) and runtime.get(instance.pk) is None
+    return bool(instance.process) and processes.is_gone(instance.process)
+
+
+def every_live():
+    """Every instance to look after: this process's; on the Ray runtime, the cluster's."""
+    if not runtime.remote:
+        return runtime.lives()
+    found = (runtime.get(pk) for pk in EnvInstance.objects.active().values_list("pk", flat=True))
+    return [live for live in found if live is not None]
 
 
 def instances_close_all():
@@ -50,7 +65,7 @@ def instances_close_all():
     episode is written (ended, as interrupted) and each instance marked closed. Returns
     how many were closed; one that fails to close is logged and the others still are."""
     closed = 0
-    for live in runtime.lives():
+    for live in every_live():
         try:
             instance_close(instance_id=live.instance_id, kind=live.kind)
         except InstanceGone:  # closed meanwhile by a request
@@ -68,15 +83,15 @@ def reap(*, idle_seconds=None):
     closing failed are closed as broken. Returns how many were reaped."""
     idle = settings.GYMAPI_IDLE_SECONDS if idle_seconds is None else idle_seconds
     reaped = 0
-    for live in runtime.lives():
-        if live.closed or (live.broken is None and (not idle or time.monotonic() - live.last_used < idle)):
+    for live in every_live():
+        if live.closed or (live.broken is None and (not idle or live.idle_seconds() < idle)):
             continue
         if not live.lock.acquire(blocking=False):  # in use right now, so not idle
             continue
         try:
             if live.broken is not None:
                 instance_end(live, status=InstanceStatus.BROKEN, reason=live.broken)
-            elif time.monotonic() - live.last_used >= idle:  # not touched since it was picked
+            elif live.idle_seconds() >= idle:  # not touched since it was picked
                 reason = f"untouched for more than {idle:g} s, GYMAPI_IDLE_SECONDS"
                 reaped += instance_end(live, status=InstanceStatus.REAPED, reason=reason)
         except Exception:  # one that fails to close must not stop the sweep
@@ -106,11 +121,28 @@ class Reaper:
     def _run(self):
         while not self._stop.wait(self.interval):
             try:
+                if runtime.remote and not leading():
+                    continue
                 count = reap()
                 if count:
                     logger.info("Reaped %d idle instance(s).", count)
             except Exception:
                 logger.exception("The idle sweep failed")
+                connections.close_all()  # this thread's own, for a fresh one next time
             finally:
-                connections.close_all()  # this thread's own
-            self.swept.set()
+                if not runtime.remote:
+                    connections.close_all()  # this thread's own
+                self.swept.set()
+
+
+# Held by the front that reaps on the Ray runtime (a PostgreSQL advisory lock; its key is
+# arbitrary, fixed), for as long as its reaper's connection lives: one front reaps the
+# cluster, and another takes over when that one's connection ends with it.
+CLUSTER_REAPER = 7_231_002
+
+
+def leading():
+    """Whether this front's reaper holds the cluster's reaper lock (taking it when it is free)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [CLUSTER_REAPER])
+        return cursor.fetchone()[0]

@@ -14,12 +14,12 @@ event loop, each bounded by ``GYMAPI_REPLAY_MAX_STEPS`` and ``GYMAPI_REPLAY_TIME
 
 import gymnasium as gym
 from django.conf import settings
+from gymapi_client.spaces import encode_float
 
 from ..actions import ActionsError, action_count
 from ..errors import ApiError, EpisodeNotFound, NotReplayable
 from ..models import Episode
 from ..runtime import replay as runtime_replay
-from ..spaces import encode_float
 
 # Families whose randomness is not all in the generator saved before an unseeded reset (entry point
 # prefixes): ALE's emulator has a generator of its own (sticky actions), seeded only by a reset's seed.

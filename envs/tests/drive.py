@@ -1,6 +1,9 @@
 """Driving instances as the transports do, for tests that call below the HTTP layer:
 created through the services, reset and stepped through the table of operations."""
 
+import socket
+import subprocess
+
 from envs.http import dispatch
 from envs.runtime import SINGLE, VECTOR
 from envs.services.instances import instance_close, instance_create
@@ -34,3 +37,11 @@ def step_on_loop(instance_id, action, operation=dispatch.STEP):
 def close(instance_id, kind=SINGLE):
     instance_close(instance_id=instance_id, kind=kind)
 
+
+
+def ended_process():
+    """The identity (``processes.identity()``'s form) of a process of this host that has ended:
+    the server process of an instance that was left behind."""
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return f"{socket.gethostname()}:{child.pid}:1"

@@ -1,6 +1,7 @@
 """Environments that misbehave on purpose, registered as ``gymapi-test/...`` on import:
 for the tests of broken, hung and slow-to-build environments (README, Limits)."""
 
+import os
 import threading
 
 import gymnasium as gym
@@ -65,7 +66,18 @@ class SlowToBuildEnv(FragileEnv):
         SlowToBuildEnv.release.wait(60)
 
 
-for _name, _entry_point in (("Fragile", FragileEnv), ("Hanging", HangingEnv), ("SlowToBuild", SlowToBuildEnv)):
+class AbortingEnv(FragileEnv):
+    """Action 1 aborts the whole process it runs in, as a native library's failed assertion does."""
+
+    def step(self, action):
+        if action == 1:
+            os.abort()
+        return super().step(0)
+
+
+for _name, _entry_point in (
+    ("Fragile", FragileEnv), ("Hanging", HangingEnv), ("SlowToBuild", SlowToBuildEnv), ("Aborting", AbortingEnv)
+):
     if f"gymapi-test/{_name}-v0" not in gym.registry:
         gym.register(f"gymapi-test/{_name}-v0", entry_point=_entry_point, disable_env_checker=True)
 

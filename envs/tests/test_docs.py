@@ -122,7 +122,9 @@ def test_keys_on_every_operation_takes_the_bearer_key(api, db, settings):
 
 def test_it_documents_the_create_fields(schema):
     fields = schema["components"]["schemas"]["CreateRequest"]
-    assert set(fields["properties"]) == {"env_id", "render_mode", "seed", "kwargs", "max_episode_steps", "record_actions"}
+    assert set(fields["properties"]) == {
+        "env_id", "render_mode", "seed", "kwargs", "max_episode_steps", "record_actions", "num_cpus",
+    }
     assert fields["required"] == ["env_id"]
 
 

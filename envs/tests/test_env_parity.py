@@ -10,7 +10,10 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from envs.spaces import build_space, decode_value, describe_space, encode_value
+# The server's side of the one codec: observations decoded and checked, values encoded as the server sends them.
+from gymapi_client.spaces import build_space, describe_space
+from gymapi_client.spaces import decode_checked as decode_value
+from gymapi_client.spaces import encode_any as encode_value
 
 # Box2D's SWIG bindings warn on import, in whichever test imports them first.
 pytestmark = pytest.mark.filterwarnings("ignore:builtin type (SwigPy|swigvarlink):DeprecationWarning")

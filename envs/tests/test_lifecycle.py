@@ -11,7 +11,6 @@ from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.recording.writer import writer
 
 from . import drive
-from .test_reaping import ended_process
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -29,10 +28,10 @@ def test_importing_the_application_starts_nothing():
 def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings, monkeypatch):
     from gymapi.asgi import application
 
+    monkeypatch.setattr(rendering, "_streams_ending", False)  # the shutdown ends every MJPEG stream for good
+
     settings.GYMAPI_WRITER = "thread"
-    # The shutdown ends every MJPEG stream from then on, process-wide: not those of the tests after this one.
-    monkeypatch.setattr(rendering, "_streams_ending", False)
-    left = EnvInstance.objects.create(env_id="CartPole-v1", process=ended_process())  # a previous process's, ended
+    left = EnvInstance.objects.create(env_id="CartPole-v1", process=drive.ended_process())  # a previous process's
     answers = []
 
     async def serve():

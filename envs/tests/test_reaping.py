@@ -4,8 +4,6 @@ and by ``manage.py reap``, which also marks lost the instances recorded active
 whose server process has ended."""
 
 import io
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -159,20 +157,13 @@ def test_the_servers_reaper_sweeps_every_GYMAPI_REAP_INTERVAL(make_instance):
 # --- manage.py reap ----------------------------------------------------------------
 
 
-def ended_process():
-    """The identity of a process of this host that has ended."""
-    child = subprocess.Popen(["true"])
-    child.wait()
-    return f"{socket.gethostname()}:{child.pid}:1"
-
-
 def recorded(process):
     return EnvInstance.objects.create(id=uuid.uuid4(), env_id="CartPole-v1", process=process).pk
 
 
 def test_the_command_marks_lost_the_instances_of_ended_processes_and_no_others(make_instance):
     live = make_instance()
-    orphan = recorded(ended_process())
+    orphan = recorded(drive.ended_process())
     running = recorded(processes.identity())  # this process runs: maybe a server, left alone
     elsewhere = recorded("another-host:1:1")
     unknown = recorded("")
@@ -191,7 +182,7 @@ def test_the_command_marks_lost_the_instances_of_ended_processes_and_no_others(m
 
 
 def test_the_commands_dry_run_only_counts(make_instance):
-    orphan = recorded(ended_process())
+    orphan = recorded(drive.ended_process())
     out = io.StringIO()
     call_command("reap", "--dry-run", stdout=out)
     assert out.getvalue().strip() == "1 instance(s) of ended server processes would be marked lost."

@@ -1,4 +1,4 @@
-"""envs/spaces.py: the one codec between Gymnasium spaces and values and JSON.
+"""gymapi_client/spaces.py, the server's side: the one codec between Gymnasium spaces and values and JSON.
 
 Every space class of gymnasium is described as strict JSON that rebuilds it;
 its samples survive encode -> JSON text -> decode unchanged (same types,
@@ -15,7 +15,12 @@ import pytest
 from gymnasium import spaces
 from minigrid.core.mission import MissionSpace
 
-from envs.spaces import DecodeError, build_space, decode_value, describe_space, encode_float, encode_value
+# The server's side of the one codec, under the names these tests were written with: descriptions
+# that must rebuild, actions decoded and checked, values encoded whatever they hold.
+from gymapi_client.spaces import DecodeError, describe_space, encode_float
+from gymapi_client.spaces import build_known_space as build_space
+from gymapi_client.spaces import decode_checked as decode_value
+from gymapi_client.spaces import encode_any as encode_value
 
 INF = math.inf
 

@@ -10,12 +10,13 @@ import json
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymapi_client.spaces import build_space
 
-from envs.services import lifecycle
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.runtime import VECTOR, runtime
-from envs.spaces import build_space
-from .test_reaping import ended_process
+from envs.services import lifecycle
+
+from . import drive
 
 pytestmark = pytest.mark.django_db
 
@@ -480,8 +481,8 @@ def test_a_single_id_is_a_clear_404_on_vector_routes(api, make_instance):
 
 def test_start_up_marks_vectors_of_a_previous_process_lost_and_keeps_live_ones(api, make_vector):
     live_id = make_vector()
-    # Recorded active, not live here, held by a process that has ended.
-    gone = EnvInstance.objects.create(env_id="CartPole-v1", num_envs=4, process=ended_process())
+    # Recorded active, not live here, by a process that has ended.
+    gone = EnvInstance.objects.create(env_id="CartPole-v1", num_envs=4, process=drive.ended_process())
     assert lifecycle.instances_mark_lost() == 1
     gone.refresh_from_db()
     assert gone.status == InstanceStatus.LOST

@@ -322,3 +322,12 @@ def test_it_refuses_gymapi_writer_loop_on_a_database_it_cannot_write_from_the_lo
         env={**os.environ, "GYMAPI_WRITER": "process"},
     )
     assert "GYMAPI_WRITER must be 'loop' or 'thread', not 'process'" in done.stderr
+
+
+def test_the_postgres_sink_writes_more_rows_than_one_statement_takes(postgres_db):
+    url, connection = postgres_db
+    made = PostgresSink(connection)
+    rows = [row(number, steps=number) for number in range(1, 7001)]  # 70,000 parameters: past PostgreSQL's 65,535
+    asyncio.run(made.write(rows))
+    asyncio.run(made.close())
+    assert len(read(url)) == 7000

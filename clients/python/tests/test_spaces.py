@@ -1,15 +1,22 @@
-"""The client's codec against the server's (envs/spaces.py): every space class the
-server describes is rebuilt equal, and values cross the wire both ways unchanged."""
+"""The client's side of the one codec (gymapi_client/spaces.py) against the server's side:
+every space class the server describes is rebuilt equal, and values cross the wire both ways
+unchanged. The codec needs neither Django nor the server's code."""
 
 import json
+import subprocess
+import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 from gymnasium import spaces
 from gymnasium.utils.env_checker import data_equivalence
 
-from envs import spaces as server_codec
 from gymapi_client import UnknownSpace, build_space, decode_value, encode_value
+from gymapi_client.spaces import decode_checked, describe_space, encode_any
+
+# What the server does with the same module: describe its spaces, encode what it sends, check actions.
+server_codec = SimpleNamespace(describe_space=describe_space, encode_value=encode_any, decode_value=decode_checked)
 
 EVERY_CLASS = {
     "box": spaces.Box(low=-1.0, high=2.0, shape=(2, 3), dtype=np.float32),
@@ -154,3 +161,11 @@ def test_it_keeps_an_unknown_name_with_its_shape_and_dtype():
     assert placeholder.contains(np.zeros(2)) and not placeholder.contains(np.zeros(3))
     # A name newer than this client, even without "known": false, is no crash either.
     assert isinstance(build_space({"name": "FromTheFuture", "n": 3}), UnknownSpace)
+
+
+def test_it_imports_without_django_or_the_server():
+    # The client is pip-installed where neither exists; None in sys.modules makes an import fail.
+    blocked = ["django", "rest_framework", "channels", "envs", "gymapi", "monitor"]
+    code = f"import sys; sys.modules.update(dict.fromkeys({blocked!r})); import gymapi_client, gymapi_client.spaces"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr

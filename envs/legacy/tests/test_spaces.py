@@ -2,10 +2,10 @@
 
 import numpy as np
 import pytest
+from gymapi_client.spaces import describe_space
 from gymnasium import spaces
 
 from envs.legacy.services import legacy_info
-from envs.spaces import describe_space
 
 
 @pytest.fixture
