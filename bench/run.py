@@ -14,6 +14,7 @@ run, never numbers from different runs.
     BENCH_QUICK=1 python -m bench.run        # a smoke test: tiny durations, one round
     python -m bench.run --servers daphne,uvicorn,granian,hypercorn
                                              # ours under each ASGI server (REST rows)
+    python -m bench.run --actions            # only recording with actions vs without
 
 Rows whose server side does not exist yet are probed and print
 "n/a (not built yet)"; their measuring functions (ws_step_rate,
@@ -478,12 +479,13 @@ def postgres_databases():
                 admin.execute(f'drop database if exists "{name}" with (force)')
 
 
-def recording_on_and_off(round_number, on_env, off_env, results, key="rec", where="SQLite"):
+def recording_on_and_off(round_number, on_env, off_env, results, key="rec", where="SQLite", what="recording on and off"):
     """Target 5: ours with recording on (the default) and off (GYMAPI_RECORD=0), both
     running at once, each on a database of its own, measured in turns on, off, off, on,
     off, on, on, off, twice (the other way round in even rounds): each on run has an off
-    run next to it in time, and the ratio is the median of those pairs."""
-    log(f"round {round_number}/{ROUNDS}: ours with recording on and off on {where}, in turns")
+    run next to it in time, and the ratio is the median of those pairs. The same for
+    recording with actions (the default) and without (GYMAPI_RECORD_ACTIONS=0)."""
+    log(f"round {round_number}/{ROUNDS}: ours with {what} on {where}, in turns")
     with Server("ours-record", lambda port: ours_command("production", port), on_env) as on, \
             Server("ours-norecord", lambda port: ours_command("production", port), off_env) as off:
         # Four times the pairs of the other rows, each run half as long, in the same time: the
@@ -553,6 +555,9 @@ def run_rows(directory, postgres):
     # Two more databases: the servers of the recording row run at once.
     on_env = migrated_database(Path(directory) / "recording-on")
     off_env = {**migrated_database(Path(directory) / "recording-off"), "GYMAPI_RECORD": "0"}
+    # And two for recording with actions (the default) and without.
+    actions_env = migrated_database(Path(directory) / "actions-on")
+    no_actions_env = {**migrated_database(Path(directory) / "actions-off"), "GYMAPI_RECORD_ACTIONS": "0"}
     results = defaultdict(list)  # row -> its runs; a row never measured prints n/a
     pong = os.getenv("BENCH_PONG", "1") != "0"
     for round_number in range(1, ROUNDS + 1):
@@ -565,6 +570,8 @@ def run_rows(directory, postgres):
             side_by_side(ours, reference, results, pong, even=round_number % 2 == 0)
 
         recording_on_and_off(round_number, on_env, off_env, results)
+        recording_on_and_off(round_number, actions_env, no_actions_env, results, key="act",
+                             what="recording with actions and without")
         if postgres is not None:
             recording_on_and_off(round_number, *postgres, results, key="rec_pg", where="PostgreSQL")
 
@@ -613,6 +620,7 @@ def run_rows(directory, postgres):
         (f"Recording on vs off, wrk {WRK_CONNECTIONS} conns, steps/s", fmt(m["rec_wrk_on"]), fmt(m["rec_wrk_off"]),
          paired(m["rec_wrk_ratio"]), "ours only: default / GYMAPI_RECORD=0, median of paired runs; target 5: >= 0.90x"),
     ]
+    rows += actions_rows(m)
     no_postgres = None if postgres is not None else "n/a (no PostgreSQL)"
     rows += [
         ("Recording on vs off, PostgreSQL, 1 client, steps/s", no_postgres or fmt(m["rec_pg_one_on"]),
@@ -630,6 +638,29 @@ def run_rows(directory, postgres):
         f"time (servers running side by side, measured in turns), {SECONDS:g} s per timed row{', QUICK' if QUICK else ''}",
         rows,
     )
+
+
+def actions_rows(m):
+    """The rows of recording with actions against without (medians ``m``)."""
+    note = "ours only: default / GYMAPI_RECORD_ACTIONS=0, median of paired runs; target: >= 0.95x"
+    return [
+        ("Recording with actions vs without, 1 client, steps/s", fmt(m["act_one_on"]), fmt(m["act_one_off"]),
+         paired(m["act_one_ratio"]), note),
+        (f"Recording with actions vs without, wrk {WRK_CONNECTIONS} conns, steps/s", fmt(m["act_wrk_on"]),
+         fmt(m["act_wrk_off"]), paired(m["act_wrk_ratio"]), note),
+    ]
+
+
+def run_actions(directory):
+    """Only the rows of recording with actions against without, ROUNDS rounds (``--actions``)."""
+    actions_env = migrated_database(Path(directory) / "actions-on")
+    no_actions_env = {**migrated_database(Path(directory) / "actions-off"), "GYMAPI_RECORD_ACTIONS": "0"}
+    results = defaultdict(list)
+    for round_number in range(1, ROUNDS + 1):
+        recording_on_and_off(round_number, actions_env, no_actions_env, results, key="act",
+                             what="recording with actions and without")
+    m = defaultdict(lambda: None, {key: median(values) for key, values in results.items()})
+    print_table(f"Recording with actions vs without: medians of {ROUNDS} round(s), {SECONDS:g} s per timed row", actions_rows(m))
 
 
 def run_servers(directory, names):
@@ -660,12 +691,15 @@ def run_servers(directory, names):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--servers", help="comma-separated: production, daphne, uvicorn, granian, hypercorn")
+    parser.add_argument("--actions", action="store_true", help="only the rows of recording with actions vs without")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: `make bench` installs Debian's wrk (apt-get install -y wrk).")
     with tempfile.TemporaryDirectory(prefix="gymapi-bench-") as directory:
         if args.servers:
             run_servers(directory, [name.strip() for name in args.servers.split(",") if name.strip()])
+        elif args.actions:
+            run_actions(directory)
         else:
             run_main(directory)
 

@@ -17,8 +17,11 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import access
+from .actions import ActionsError, actions_json
+from .filters import OUTCOMES, EpisodeFilter
 from .models import ApiKey, EnvInstance, Episode, InstanceStatus
 from .selectors import episode_row
+from .services.replay import replay_refusal
 
 # How many of an instance's latest episodes its page lists, and how many the charts draw.
 RECENT_EPISODES = 20
@@ -165,18 +168,83 @@ class EnvInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/envs/envinstance/environment.html", context)
 
 
+class OutcomeFilter(admin.SimpleListFilter):
+    """How episodes ended, as the API's ``outcome`` filter says it."""
+
+    title = "outcome"
+    parameter_name = "outcome"
+
+    def lookups(self, request, model_admin):
+        return [(outcome, outcome) for outcome in OUTCOMES]
+
+    def queryset(self, request, queryset):
+        if self.value() not in OUTCOMES:
+            return queryset
+        return EpisodeFilter({"outcome": self.value()}, queryset=queryset).qs
+
+
+# How many of an episode's actions its page spells out.
+SHOWN_ACTIONS = 40
+
+
 @admin.register(Episode)
 class EpisodeAdmin(ReadOnlyMixin, admin.ModelAdmin):
     list_display = ("number", "instance_link", "sub_env", "steps", "total_reward", "outcome", "started_at", "duration_display")
     list_display_links = ("number",)
-    list_filter = ("terminated", "truncated", "instance__env_id")
+    list_filter = (OutcomeFilter, "instance__env_id", ("ended_at", admin.DateFieldListFilter))
+    date_hierarchy = "started_at"
     search_fields = ("instance__id", "instance__env_id")
     list_select_related = ("instance",)
     list_per_page = 50
+    # The blobs stay out of the list's query; the page shows them in words.
+    exclude = ("actions", "generator", "unreplayable")
     readonly_fields = (
-        "instance", "sub_env", "number", "seed", "started_at", "ended_at", "duration_display", "steps", "total_reward",
-        "terminated", "truncated",
+        "instance", "sub_env", "number", "seed", "options", "started_at", "ended_at", "duration_display", "steps",
+        "total_reward", "terminated", "truncated", "actions_summary", "replay_status",
     )
+    # The episode's video and a replay button under its figures.
+    change_form_template = "admin/envs/episode/change_form.html"
+
+    def get_queryset(self, request):
+        queryset = super().get_queryset(request)
+        listing = getattr(request.resolver_match, "url_name", "") == "envs_episode_changelist"
+        return queryset.defer("actions", "generator") if listing else queryset
+
+    @admin.display(description="actions")
+    def actions_summary(self, obj):
+        if obj.actions is None:
+            return "not recorded"
+        try:
+            actions = actions_json(obj.actions)
+        except ActionsError as error:
+            return str(error)
+        shown = ", ".join(str(action) for action in actions[:SHOWN_ACTIONS])
+        more = f", … ({len(actions) - SHOWN_ACTIONS} more)" if len(actions) > SHOWN_ACTIONS else ""
+        counts = ""
+        if actions and all(type(action) is int for action in actions):  # Discrete: how often each one
+            tally = {value: actions.count(value) for value in sorted(set(actions))}
+            counts = " · ".join(f"{value}: {count}" for value, count in tally.items())
+        return format_html(
+            "{} action{}{}<br><code>{}{}</code>", len(actions), "" if len(actions) == 1 else "s",
+            f" ({counts})" if counts else "", shown, more,
+        )
+
+    @admin.display(description="replay")
+    def replay_status(self, obj):
+        refusal = replay_refusal(obj)
+        return "replayable: its seed (or saved generator state) and actions are recorded" if refusal is None else str(refusal.detail)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        episode = self.get_object(request, object_id)
+        if episode is not None:
+            refusal = replay_refusal(episode)
+            extra_context = {
+                **(extra_context or {}),
+                "replayable": refusal is None,
+                "has_video": refusal is None and episode.ended_at is not None,
+                "api_url": f"/v1/episodes/{episode.pk}/",
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     @admin.display(description="instance", ordering="instance")
     def instance_link(self, obj):

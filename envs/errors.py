@@ -153,6 +153,30 @@ class DatabaseUnavailable(ApiError):
     wait = 5  # seconds, as Retry-After
 
 
+class EpisodeNotFound(ApiError):
+    """An episode id that is not recorded, or whose instance belongs to another key."""
+
+    status_code = status.HTTP_404_NOT_FOUND
+    default_code = "episode_not_found"
+
+    def __init__(self, episode_id):
+        super().__init__(f"Episode {episode_id} is unknown.")
+
+
+class NotReplayable(ApiError):
+    """An episode that cannot be replayed (README, Episodes): the code says why."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "not_replayable"
+
+
+class ReplayTimeout(ApiError):
+    """A replay or a video render that ran past ``GYMAPI_REPLAY_TIMEOUT``."""
+
+    status_code = status.HTTP_504_GATEWAY_TIMEOUT
+    default_code = "replay_timeout"
+
+
 class RuntimeUnavailable(ApiError):
     """Where the environments live cannot be reached (the Ray cluster's head gone, say)."""
 

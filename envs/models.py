@@ -116,6 +116,9 @@ class EnvInstance(models.Model):
     process = models.CharField(
         max_length=200, blank=True, default="", help_text="The server process that holds it (host:pid:start), for manage.py reap."
     )
+    record_actions = models.BooleanField(
+        default=True, help_text="Whether its episodes' actions are recorded, so that they can be replayed."
+    )
     owner = models.ForeignKey(
         ApiKey,
         null=True,
@@ -135,6 +138,12 @@ class EnvInstance(models.Model):
         return f"{self.env_id} {self.id}"
 
 
+class EpisodeQuerySet(models.QuerySet):
+    def visible_to(self, caller):
+        """The episodes ``caller`` (an ``envs.access.Caller``) may see: all, or its key's instances'."""
+        return self if caller.sees_all else self.filter(instance__owner_id=caller.key_id)
+
+
 class Episode(models.Model):
     # No index of its own: the unique (instance, sub_env, number) index starts with
     # it and serves every lookup by instance, and each index costs every insert.
@@ -150,6 +159,20 @@ class Episode(models.Model):
     total_reward = models.FloatField(default=0.0, help_text="Sum of the rewards so far.")
     terminated = models.BooleanField(default=False)
     truncated = models.BooleanField(default=False)
+    # What replays it (README, Episodes): with its seed, these replay it in a fresh environment.
+    options = models.JSONField(null=True, blank=True, help_text="Options given to this episode's reset, if any.")
+    generator = models.JSONField(
+        null=True, blank=True,
+        help_text="The state of the environment's random generator before an unseeded reset (numpy's bit generator state).",
+    )
+    actions = models.BinaryField(
+        null=True, blank=True, help_text="Its actions so far, encoded (envs/actions.py); empty when not recorded."
+    )
+    unreplayable = models.TextField(
+        blank=True, default="", help_text="Why it cannot be replayed, when that was known as it was recorded."
+    )
+
+    objects = EpisodeQuerySet.as_manager()
 
     class Meta:
         ordering = ["instance", "sub_env", "number"]

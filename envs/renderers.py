@@ -8,6 +8,11 @@ it refuses (integers beyond 64 bits, non-string keys, an indent asked for in
 shortest form that reads back exactly (``1e-05`` may come out as ``1e-5``).
 """
 
+import csv
+import datetime
+import io
+import itertools
+
 import numpy as np
 import orjson
 from rest_framework.renderers import BaseRenderer, JSONRenderer
@@ -73,3 +78,38 @@ class MsgpackRenderer(BaseRenderer):
 
     def render(self, data, accepted_media_type=None, renderer_context=None):
         return render_msgpack(data)
+
+
+class CSVRenderer(BaseRenderer):
+    """``Accept: text/csv`` (or ``?format=csv``) on the episode list: its rows as CSV.
+
+    The list streams its rows itself (``csv_lines``); this renderer only takes
+    part in content negotiation, and what it is handed (an error) goes out as JSON.
+    """
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return render_json(data)
+
+
+def _cell(value):
+    """A value as the JSON body spells it: ISO 8601 times, true and false; empty for null."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime.datetime):
+        return value.isoformat().replace("+00:00", "Z")
+    return value
+
+
+def csv_lines(columns, rows):
+    """``rows`` (dicts) as CSV text, a line at a time: a header of ``columns``, then each row's values."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    for values in itertools.chain([columns], ([_cell(row[column]) for column in columns] for row in rows)):
+        writer.writerow(values)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()

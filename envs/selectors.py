@@ -4,14 +4,16 @@ from django.db.models import Count
 from gymapi_client.spaces import describe_space, encode_float
 
 from .access import ANYONE
+from .actions import actions_json
 from .errors import InstanceNotFound, InvalidInput, WrongInstanceKind
-from .models import EnvInstance
+from .models import EnvInstance, Episode
 from .recording import episodes as recording
 from .recording.writer import writer
 from .registry import render_modes_of, served_modes, spec_summary
 from .runtime import SINGLE, VECTOR, runtime
 from .services.episodes import space_of
 from .services.instances import ends_if_broken, instance_get, parse_id
+from .services.replay import episode_get, replay_refusal
 
 
 def instance_list_active(*, caller=ANYONE):
@@ -123,8 +125,10 @@ def vector_space_describe(*, instance_id, which):
 
 
 def episode_row(episode):
-    """An ``Episode`` as the episodes routes show it (single and vector)."""
+    """An ``Episode`` as the episodes routes show it (single and vector); ``id`` (its
+    /v1/episodes/{id}/) is null for a running episode not written yet."""
     return {
+        "id": episode.pk,
         "number": episode.number,
         "seed": episode.seed,
         "started": episode.started_at,
@@ -204,4 +208,61 @@ def vector_episode_list(*, instance_id, limit, sub_env=None):
         "status": instance.status,
         "count": count,
         "episodes": [{"sub_env": episode.sub_env, **episode_row(episode)} for episode in rows],
+    }
+
+
+# --- every recorded episode (/v1/episodes/) ----------------------------------------------
+
+# The columns of the episode list (JSON results and CSV alike), in order.
+EPISODE_COLUMNS = (
+    "id", "instance_id", "env_id", "number", "sub_env", "seed", "steps", "return", "terminated", "truncated", "outcome",
+    "started", "ended",
+)
+# The fields they are read from (not the blobs of the detail).
+_LISTED = (
+    "id", "instance", "number", "sub_env", "seed", "steps", "total_reward", "terminated", "truncated", "started_at",
+    "ended_at",
+)
+
+
+def episode_queryset(*, caller=ANYONE):
+    """Every recorded episode ``caller`` sees, newest first, without what only the detail shows."""
+    return (
+        Episode.objects.visible_to(caller)
+        .select_related("instance")
+        .only(*_LISTED, "instance__env_id")
+        .order_by("-id")
+    )
+
+
+
+def episode_summary(episode):
+    """One episode as the list shows it."""
+    return {
+        "id": episode.pk,
+        "instance_id": str(episode.instance_id),
+        "env_id": episode.instance.env_id,
+        "number": episode.number,
+        "sub_env": episode.sub_env,
+        "seed": episode.seed,
+        "steps": episode.steps,
+        "return": encode_float(episode.total_reward),
+        "terminated": episode.terminated,
+        "truncated": episode.truncated,
+        "outcome": episode.outcome,
+        "started": episode.started_at,
+        "ended": episode.ended_at,
+    }
+
+
+def episode_detail(*, episode_id, caller=ANYONE):
+    """One episode with what replays it: its reset's options and its actions (JSON values),
+    and why it cannot be replayed (null when nothing is known against it)."""
+    episode = episode_get(episode_id=episode_id, caller=caller)
+    refusal = replay_refusal(episode)
+    return {
+        **episode_summary(episode),
+        "options": episode.options,
+        "actions": None if episode.actions is None else actions_json(episode.actions),
+        "unreplayable": None if refusal is None else {"code": refusal.get_codes(), "detail": str(refusal.detail)},
     }

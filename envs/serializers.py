@@ -24,6 +24,15 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class StrictBooleanField(serializers.BooleanField):
+    """true or false in the body: BooleanField would also read "yes", "0" and 1."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
+
+
 class SeedField(StrictIntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=0, max_value=MAX_SEED, required=False, allow_null=True, **kwargs)
@@ -75,6 +84,11 @@ class CreateRequest(serializers.Serializer):
         required=False, allow_null=True, help_text="Keyword arguments for the environment's constructor."
     )
     max_episode_steps = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    record_actions = StrictBooleanField(
+        required=False, default=True,
+        help_text="Record each episode's actions and what its reset started from, so that it can be replayed "
+        "(GET /v1/episodes/{id}/replay/). Off for every instance with GYMAPI_RECORD_ACTIONS=0.",
+    )
     num_cpus = serializers.FloatField(
         required=False, allow_null=True,
         help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
@@ -199,6 +213,7 @@ class EpisodesQuery(serializers.Serializer):
 
 
 class EpisodeRecord(serializers.Serializer):
+    id = serializers.IntegerField(allow_null=True, help_text="Its /v1/episodes/{id}/; null while it has no row yet.")
     number = serializers.IntegerField()
     seed = serializers.IntegerField(allow_null=True)
     started = serializers.DateTimeField()
@@ -239,6 +254,10 @@ class VectorCreateRequest(serializers.Serializer):
         required=False, allow_null=True, help_text="Keyword arguments for each sub-environment's constructor."
     )
     max_episode_steps = StrictIntegerField(min_value=1, max_value=10**9, required=False, allow_null=True)
+    record_actions = StrictBooleanField(
+        required=False, default=True,
+        help_text="Record each sub-environment's episodes' actions, so that they can be replayed (README, Episodes).",
+    )
     num_cpus = serializers.FloatField(
         required=False, allow_null=True,
         help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
@@ -328,6 +347,49 @@ class VectorEpisodesResponse(serializers.Serializer):
     status = serializers.CharField()
     count = serializers.IntegerField(help_text="Episodes recorded in all (of the sub-environment asked for).")
     episodes = VectorEpisodeRecord(many=True)
+
+
+# --- every recorded episode (/v1/episodes/) -------------------------------------------------
+
+
+class EpisodeSummary(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The episode's id: /v1/episodes/{id}/.")
+    instance_id = serializers.UUIDField()
+    env_id = serializers.CharField()
+    number = serializers.IntegerField(help_text="1 for the instance's (or sub-environment's) first episode.")
+    sub_env = serializers.IntegerField(help_text="The sub-environment of a vector instance; 0 for a single one.")
+    seed = serializers.IntegerField(allow_null=True)
+    steps = serializers.IntegerField()
+    terminated = serializers.BooleanField()
+    truncated = serializers.BooleanField()
+    outcome = serializers.ChoiceField(choices=["running", "terminated", "truncated", "interrupted"])
+    started = serializers.DateTimeField()
+    ended = serializers.DateTimeField(allow_null=True)
+
+
+EpisodeSummary._declared_fields["return"] = serializers.JSONField(help_text="Sum of the episode's rewards.")
+
+
+class Unreplayable(serializers.Serializer):
+    code = serializers.CharField()
+    detail = serializers.CharField()
+
+
+class EpisodeDetail(EpisodeSummary):
+    options = serializers.DictField(allow_null=True, help_text="Options given to its reset.")
+    actions = serializers.ListField(
+        child=serializers.JSONField(), allow_null=True, help_text="Its actions as JSON values; null when not recorded."
+    )
+    unreplayable = Unreplayable(allow_null=True, help_text="Why a replay would be refused (409), or null.")
+
+
+class ReplayResponse(serializers.Serializer):
+    reproduced = serializers.BooleanField(help_text="The replay gave the recorded steps, return and end.")
+    steps = serializers.IntegerField()
+    recorded_return = serializers.JSONField()
+
+
+ReplayResponse._declared_fields["return"] = serializers.JSONField(help_text="The replay's return.")
 
 
 def nullable_bodies(result, generator, request, public):

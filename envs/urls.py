@@ -2,6 +2,7 @@ from django.urls import re_path
 from rest_framework.routers import DefaultRouter
 
 from .views import EnvViewSet, RegistryViewSet
+from .views_episodes import EpisodeViewSet
 from .views_errors import json_not_found
 from .views_vector import VectorEnvViewSet
 
@@ -23,6 +24,7 @@ router = OptionalSlashRouter()
 router.register("envs", EnvViewSet, basename="env")
 router.register("registry", RegistryViewSet, basename="registry")
 router.register("vector_envs", VectorEnvViewSet, basename="vector_env")
+router.register("episodes", EpisodeViewSet, basename="episode")
 
 urlpatterns = router.urls + [
     # Anything else under /v1/ is an API 404 in the API's error shape, DEBUG or not.

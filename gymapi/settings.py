@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "channels",
@@ -215,6 +216,15 @@ GYMAPI_FLUSH_SECONDS = envfloat("GYMAPI_FLUSH_SECONDS", "5")
 # Episode records on (the default) or off: off, instances are still recorded
 # but their episodes are not (the benchmark's "recording off" row).
 GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
+# What replays each episode (its actions, its reset's seed, options and generator
+# state) recorded with its row; an instance may turn it off at creation
+# (record_actions: false). 0 turns it off for every instance.
+GYMAPI_RECORD_ACTIONS = envbool("GYMAPI_RECORD_ACTIONS", "1")
+# Replays of recorded episodes (GET /v1/episodes/{id}/replay/, its videos, manage.py
+# export_minari): the longest episode replayed, and the seconds one replay or
+# video render may take before it is given up.
+GYMAPI_REPLAY_MAX_STEPS = envint("GYMAPI_REPLAY_MAX_STEPS", "100000")
+GYMAPI_REPLAY_TIMEOUT = envfloat("GYMAPI_REPLAY_TIMEOUT", "120")
 # Cheap steps and resets answered on the event loop (envs/http/dispatch.py). Off, every
 # call is made in a thread: for environments that may hang, since a call on the
 # loop cannot be abandoned.

@@ -23,6 +23,8 @@ ROWS = [
     "ALE/Pong-v5 step, msgpack vs JSON",
     "Recording on vs off, 1 client",
     "Recording on vs off, PostgreSQL, 1 client",  # n/a where no PostgreSQL answers
+    "Recording with actions vs without, 1 client",
+    "Recording with actions vs without, wrk 8 conns",
     "Memory: RSS added by 1,000 idle CartPoles",
 ]
 

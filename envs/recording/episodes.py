@@ -12,9 +12,18 @@ as one ``EpisodeRow``:
   vector episode has no row.
 
 An episode interrupted before its first step is not written: a client that
-resets in a loop must not fill the database with empty rows. Rows are written
-as upserts on (instance, sub_env, number), a row already ended left alone, so
-writing one twice, or an older one after a newer, changes nothing.
+resets in a loop must not fill the database with empty rows.
+
+With an instance's ``record_actions`` (the default), each row also carries what
+replays the episode (README, Episodes): its reset's options, the generator's
+state before an unseeded reset, and its actions so far, encoded here (each
+write of a running episode carries the actions up to then, so that its row
+alone can rebuild it). A row says why its episode cannot be replayed when
+that is known as it runs (a vector entry point's sub-environment).
+
+Rows are written as upserts on (instance, sub_env, number), a row already
+ended left alone, so writing one twice, or an older one after a newer,
+changes nothing.
 
 Each function below is called with the instance's lock held, so the counters
 it reads belong to one moment of the episode; it touches no database and
@@ -27,6 +36,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 
+from ..actions import encode_actions
 from ..models import Episode
 
 # Ended vector episodes gathered before they are written together.
@@ -46,28 +56,37 @@ class EpisodeRow(NamedTuple):
     total_reward: float
     terminated: bool
     truncated: bool
+    options: dict | None = None
+    generator: dict | None = None  # the generator's state before an unseeded reset
+    actions: bytes | None = None  # encoded (envs/actions.py); None when not recorded
+    unreplayable: str = ""
 
 
 class EpisodeRecord:
     """The database side of a single instance's current episode."""
 
-    __slots__ = ("number", "seed", "started", "last_flush", "finished")
+    __slots__ = ("number", "seed", "options", "generator", "actions", "started", "last_flush", "finished")
 
-    def __init__(self, number, seed):
+    def __init__(self, number, seed, options=None, generator=None, actions=None):
         self.number = number
         self.seed = seed
+        self.options = options
+        self.generator = generator
+        self.actions = actions  # the live list the instance appends each step's action to
         self.started = time.time()
         self.last_flush = time.monotonic()
         self.finished = False
 
 
-def _row(live, record, *, ended, terminated=False, truncated=False):
+def _row(live, record, *, ended, terminated=False, truncated=False, steps=None, total=None):
     record.last_flush = time.monotonic()
     if ended:
         record.finished = True
+    actions = None if record.actions is None else encode_actions(live.action_space, record.actions)
     return EpisodeRow(
         live.instance_id, 0, record.number, record.seed, record.started, time.time() if ended else None,
-        live.episode_steps, live.episode_return, terminated, truncated,
+        live.episode_steps if steps is None else steps, live.episode_return if total is None else total,
+        terminated, truncated, record.options, record.generator, actions,
     )
 
 
@@ -79,13 +98,11 @@ def started(live, *, interrupted_steps, interrupted_return):
         return []
     previous, rows = live.record, []
     if previous is not None and not previous.finished and interrupted_steps:
-        rows.append(
-            EpisodeRow(
-                live.instance_id, 0, previous.number, previous.seed, previous.started, time.time(),
-                interrupted_steps, interrupted_return, False, False,
-            )
-        )
-    live.record = EpisodeRecord(live.episode_number, live.episode_seed)
+        rows.append(_row(live, previous, ended=True, steps=interrupted_steps, total=interrupted_return))
+    live.record = EpisodeRecord(
+        live.episode_number, live.episode_seed, live.episode_options, live.episode_generator,
+        live.episode_actions,
+    )
     return rows
 
 
@@ -144,8 +161,12 @@ def vector_taken(live, finished=None):
     finished = live.take_finished() if finished is None else finished
     if not settings.GYMAPI_RECORD:
         return []
+    space = live.single_action_space
     return [
-        EpisodeRow(live.instance_id, *episode)
+        EpisodeRow(
+            live.instance_id, *episode[:9], episode.options, episode.generator,
+            None if episode.actions is None else encode_actions(space, episode.actions), episode.unreplayable,
+        )
         for episode in finished
         if episode.steps or episode.terminated or episode.truncated
     ]

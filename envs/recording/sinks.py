@@ -19,11 +19,13 @@ and anything else when the database refused the rows themselves.
 """
 
 import asyncio
+import json
 import logging
 import sqlite3
 from datetime import datetime, timezone
 
 import psycopg
+from psycopg.types.json import Jsonb
 from django.conf import settings
 from django.db import InterfaceError, OperationalError, connections, router, transaction
 
@@ -34,8 +36,10 @@ logger = logging.getLogger(__name__)
 # The columns of EpisodeRow, in its order.
 COLUMNS = (
     "instance", "sub_env", "number", "seed", "started_at", "ended_at", "steps", "total_reward", "terminated", "truncated",
+    "options", "generator", "actions", "unreplayable",
 )
-UPDATED = ("ended_at", "steps", "total_reward", "terminated", "truncated")
+# What a later write of a running episode changes: its counts, its end, and its actions so far.
+UPDATED = ("ended_at", "steps", "total_reward", "terminated", "truncated", "actions")
 # A commit adds a few pages to the WAL: 200 commits stay well inside SQLite's own 1,000-page threshold.
 CHECKPOINT_EVERY = 200
 # How its PostgreSQL session shows in pg_stat_activity.
@@ -69,6 +73,15 @@ def _utc(timestamp):
     return None if timestamp is None else datetime.fromtimestamp(timestamp, tz=timezone.utc)
 
 
+def _values(row, instance, time, json_value):
+    """``row``'s values in COLUMNS' order, its id, times and JSON columns as a sink passes them."""
+    return (
+        instance(row.instance_id), row.sub_env, row.number, row.seed, time(row.started), time(row.ended), row.steps,
+        row.total_reward, row.terminated, row.truncated, None if row.options is None else json_value(row.options),
+        None if row.generator is None else json_value(row.generator), row.actions, row.unreplayable,
+    )
+
+
 class DjangoSink:
     """Rows written through Django's connection of the calling thread, in one transaction."""
 
@@ -76,10 +89,11 @@ class DjangoSink:
         connection = connections[router.db_for_write(Episode)]
         adapt = connection.ops.adapt_datetimefield_value
         instance = Episode._meta.get_field("instance")
+        options = Episode._meta.get_field("options")
         params = [
-            (
-                instance.get_db_prep_save(row.instance_id, connection), row.sub_env, row.number, row.seed,
-                adapt(_utc(row.started)), adapt(_utc(row.ended)), *row[6:],
+            _values(
+                row, lambda value: instance.get_db_prep_save(value, connection), lambda value: adapt(_utc(value)),
+                lambda value: options.get_db_prep_save(value, connection),
             )
             for row in rows
         ]
@@ -111,13 +125,7 @@ class SQLiteSink:
         )
 
     async def write(self, rows):
-        params = [
-            (
-                row.instance_id.replace("-", ""), row.sub_env, row.number, row.seed, _text(row.started),
-                _text(row.ended), *row[6:],
-            )
-            for row in rows
-        ]
+        params = [_values(row, _hex, _text, json.dumps) for row in rows]
         try:
             connection = self._connection()
             if len(params) == 1:  # one statement: a transaction of its own
@@ -191,6 +199,11 @@ class SQLiteSink:
                 setattr(self, name, None)
 
 
+def _hex(instance_id):
+    """An instance id as Django's SQLite backend stores a UUID: 32 hex digits."""
+    return instance_id.replace("-", "")
+
+
 def _text(timestamp):
     """A time as Django's SQLite backend stores an aware datetime with USE_TZ: naive UTC text."""
     return None if timestamp is None else str(datetime.fromtimestamp(timestamp, tz=timezone.utc).replace(tzinfo=None))
@@ -219,11 +232,7 @@ class PostgresSink:
             # an outage may be long: PostgreSQL takes at most 65,535 parameters a statement.
             for start in range(0, len(rows), self.MOST_ROWS):
                 chunk = rows[start:start + self.MOST_ROWS]
-                params = [
-                    value
-                    for row in chunk
-                    for value in (row.instance_id, row.sub_env, row.number, row.seed, _utc(row.started), _utc(row.ended), *row[6:])
-                ]
+                params = [value for row in chunk for value in _values(row, str, _utc, Jsonb)]
                 await connection.execute(self._sql(len(chunk)), params)
         except (psycopg.OperationalError, psycopg.InterfaceError, OSError) as error:
             await self.close()

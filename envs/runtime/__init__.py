@@ -32,6 +32,7 @@ class Creation(NamedTuple):
     max_episode_steps: int | None = None
     seed: int | None = None
     owner_id: int | None = None
+    record_actions: bool = False  # keep what replays each episode (its actions, its reset's start)
     num_cpus: float | None = None  # the CPUs its Ray actor reserves (the Ray runtime only)
 
 
@@ -66,9 +67,10 @@ class Runtime:
         try:
             if creation.kind == VECTOR:
                 live = LiveVectorEnv(str(instance_id), env, vectorization_mode=mode, seed=creation.seed,
-                                     owner_id=creation.owner_id)
+                                     owner_id=creation.owner_id, record_actions=creation.record_actions)
             else:
-                live = LiveEnv(str(instance_id), env, seed=creation.seed, owner_id=creation.owner_id)
+                live = LiveEnv(str(instance_id), env, seed=creation.seed, owner_id=creation.owner_id,
+                               record_actions=creation.record_actions)
         except BaseException:
             env.close()
             raise

@@ -20,6 +20,7 @@ from gymnasium.wrappers import RecordVideo
 
 from ..errors import EnvBroken, EnvError, EnvTimeout, InstanceGone, ResetNeeded
 from .calls import CallTimeout, run_bounded
+from .generators import generator_state
 
 SINGLE = "single"
 VECTOR = "vector"
@@ -31,7 +32,7 @@ class Live:
     kind = None
     remote = False  # held in this process (envs/runtime/ray.py's instances are not)
 
-    def __init__(self, instance_id, env, *, seed=None, owner_id=None):
+    def __init__(self, instance_id, env, *, seed=None, owner_id=None, record_actions=False):
         self.instance_id = instance_id
         self._env = env
         self.lock = threading.RLock()
@@ -41,6 +42,9 @@ class Live:
         # The ApiKey that created it (None when keys are off): the hot path's
         # ownership check reads it without the database (access.py).
         self.owner_id = owner_id
+        # Whether each episode's actions, and what its reset started from, are kept
+        # for its row, so that it can be replayed (recording/episodes.py).
+        self.record_actions = record_actions
         # The creation seed seeds the first reset (unless that reset names its
         # own) and the action space, so samples are reproducible too.
         self._pending_seed = seed
@@ -136,6 +140,11 @@ class LiveEnv(Live):
         self.episode_steps = 0
         self.episode_return = 0.0
         self.episode_seed = None
+        # What replays the current episode (with record_actions): its reset's options, the
+        # generator's state before an unseeded reset, and its actions so far.
+        self.episode_options = None
+        self.episode_generator = None
+        self.episode_actions = None
         self.terminated = False
         self.truncated = False
         self.last_reward = None
@@ -170,6 +179,9 @@ class LiveEnv(Live):
     def reset(self, *, seed=None, options=None):
         """Start a new episode; returns ``(observation, info)``."""
         with self.lock:
+            generator = None
+            if self.record_actions and seed is None and self._pending_seed is None:
+                generator = generator_state(self._env)  # before the reset draws from it
             seed, observation, info = self._reset_env(seed, options)
             self.last_used = time.monotonic()
             self.needs_reset = False
@@ -178,6 +190,8 @@ class LiveEnv(Live):
             self.episode_steps = 0
             self.episode_return = 0.0
             self.episode_seed = seed
+            if self.record_actions:
+                self.episode_options, self.episode_generator, self.episode_actions = options, generator, []
             self.last_reward = None
             self.version += 1
             return observation, info
@@ -196,6 +210,8 @@ class LiveEnv(Live):
             observation, reward, terminated, truncated, info = self._call("step", self._env.step, action)
             reward = float(reward)
             terminated, truncated = bool(terminated), bool(truncated)
+            if self.episode_actions is not None:
+                self.episode_actions.append(action)  # encoded once, when the episode's row is built
             self.last_used = time.monotonic()
             self.episode_steps += 1
             self.episode_return += reward

@@ -1,13 +1,25 @@
 """A live ``gymnasium.vector.VectorEnv`` and the bookkeeping of each sub-environment's episode."""
 
+import itertools
 import time
 from typing import NamedTuple
 
 import numpy as np
 from gymnasium.vector import AutoresetMode
+from gymnasium.vector.utils import iterate
 
 from ..errors import EnvError, ResetNeeded
+from .generators import generator_state
 from .live import VECTOR, Live
+
+# Why a sub-environment's episode cannot be replayed by a single environment, when that is known as it runs.
+SHARED_GENERATOR = (
+    "a sub-environment of {env_id}'s own vector implementation, whose sub-environments share one random "
+    "generator: no single environment replays one of them"
+)
+SAME_STEP_RESET = "reset within the step that ended its previous episode (SAME_STEP autoreset): its start is not recorded"
+# Vector steps between two trims of the action log to what running episodes still need.
+TRIM_EVERY = 64
 
 
 class FinishedEpisode(NamedTuple):
@@ -22,6 +34,12 @@ class FinishedEpisode(NamedTuple):
     total_reward: float
     terminated: bool
     truncated: bool
+    # What replays it (recording/episodes.py): its reset's options, the generator's state before
+    # an unseeded reset, its actions (None when not recorded), and why it cannot be replayed.
+    options: dict | None = None
+    generator: dict | None = None
+    actions: object = None
+    unreplayable: str = ""
 
 
 class LiveVectorEnv(Live):
@@ -37,6 +55,15 @@ class LiveVectorEnv(Live):
 
     Counters live here, in numpy arrays, and nothing is written per step: the
     episodes that end are appended to ``finished`` for recording to write.
+
+    With ``record_actions``, a ``SyncVectorEnv``'s sub-environments (each an
+    environment of its own) keep what replays their episodes: each batched
+    action is appended to ``action_log`` (one append a step), and an episode's
+    actions are cut out of it when it ends; before a sub-environment's unseeded
+    reset (the vector reset, or the autoreset of the step after its episode
+    ended) its generator's state is saved. A vector entry point's
+    sub-environments share one generator: their episodes are recorded as not
+    replayable (``SHARED_GENERATOR``), with no actions.
     """
 
     kind = VECTOR
@@ -64,6 +91,17 @@ class LiveVectorEnv(Live):
         self.autoresetting = np.zeros(count, dtype=bool)
         self.finished = []  # FinishedEpisode records not written yet
         self.flushed_at = time.monotonic()  # when recording last took them (recording/episodes.py)
+        self.unreplayable = ""
+        if self.record_actions and vectorization_mode != "sync":
+            self.unreplayable, self.record_actions = SHARED_GENERATOR.format(env_id=self.env_id), False
+        elif self.record_actions and self.autoreset_mode != AutoresetMode.NEXT_STEP:
+            self.unreplayable, self.record_actions = SAME_STEP_RESET, False
+        self.sub_envs = env.unwrapped.envs if self.record_actions else None
+        self.episode_options = [None] * count
+        self.episode_generators = [None] * count
+        # Every batched action since the oldest running episode began: action_log[0] is vector step action_log_start's.
+        self.action_log = []
+        self.action_log_start = 0
 
     def reset(self, *, seed=None, options=None):
         """Reset every sub-environment; returns the batched ``(observation, info)``.
@@ -73,6 +111,9 @@ class LiveVectorEnv(Live):
         with ``seed``). Episodes still running are ended as interrupted.
         """
         with self.lock:
+            generators = [None] * self.num_envs
+            if self.record_actions and seed is None and self._pending_seed is None:
+                generators = [generator_state(sub_env) for sub_env in self.sub_envs]  # before the reset draws
             seed, observation, info = self._reset_env(seed, options)
             now = time.time()
             if not self.needs_reset:
@@ -83,6 +124,9 @@ class LiveVectorEnv(Live):
             self.episode_returns[:] = 0.0
             self.episode_seeds = self._seeds_of(seed)
             self.episode_started = [now] * self.num_envs
+            self.episode_options = [options] * self.num_envs
+            self.episode_generators = generators
+            self.action_log, self.action_log_start = [], self.steps
             self.autoresetting[:] = False
             self.last_used = time.monotonic()
             self.version += 1
@@ -99,6 +143,8 @@ class LiveVectorEnv(Live):
                 raise ResetNeeded("The vector environment has not been reset: call reset before the first step.")
             observation, reward, terminated, truncated, info = self._call("step", self._env.step, action)
             now = time.time()
+            if self.record_actions:
+                self.action_log.append(action)
             done = np.logical_or(terminated, truncated)
             self.episode_steps += 1
             self.episode_returns += reward
@@ -107,25 +153,35 @@ class LiveVectorEnv(Live):
                 self._start_episodes(np.flatnonzero(restarted), now)
             if done.any():
                 ended = np.flatnonzero(done)
+                indices, steps = ended.tolist(), self.episode_steps[ended].tolist()
                 self.finished.extend(
                     map(
                         FinishedEpisode,
-                        ended.tolist(),
+                        indices,
                         self.episode_numbers[ended].tolist(),
-                        [self.episode_seeds[i] for i in ended],
-                        [self.episode_started[i] for i in ended],
-                        [now] * len(ended),
-                        self.episode_steps[ended].tolist(),
+                        [self.episode_seeds[i] for i in indices],
+                        [self.episode_started[i] for i in indices],
+                        [now] * len(indices),
+                        steps,
                         self.episode_returns[ended].tolist(),
                         np.asarray(terminated)[ended].tolist(),
                         np.asarray(truncated)[ended].tolist(),
+                        [self.episode_options[i] for i in indices],
+                        [self.episode_generators[i] for i in indices],
+                        [self._actions_of(i, count, self.steps) for i, count in zip(indices, steps)],
+                        [self.unreplayable] * len(indices),
                     )
                 )
+                if self.record_actions:  # the next step resets them unseeded: from this state
+                    for i in indices:
+                        self.episode_generators[i] = generator_state(self.sub_envs[i])
                 if self.autoreset_mode == AutoresetMode.SAME_STEP:
                     self._start_episodes(ended, now)
             if self.autoreset_mode == AutoresetMode.NEXT_STEP:
                 self.autoresetting = done
             self.steps += 1
+            if self.record_actions and self.steps % TRIM_EVERY == 0:
+                self._trim_action_log()
             self.last_used = time.monotonic()
             self.version += 1
             return observation, reward, terminated, truncated, info
@@ -143,16 +199,37 @@ class LiveVectorEnv(Live):
         self.episode_returns[indices] = 0.0
         for i in indices:
             self.episode_seeds[i] = None
+            self.episode_options[i] = None
             self.episode_started[i] = now
+
+    def _actions_of(self, index, count, last):
+        """Sub-environment ``index``'s actions in the ``count`` vector steps up to step ``last``
+        (``self.steps`` counts the steps before the current one), or None when not recorded."""
+        if not self.record_actions:
+            return None
+        first = last - count + 1 - self.action_log_start
+        batches = self.action_log[first : first + count]
+        if batches and isinstance(batches[0], np.ndarray):  # a Box, Discrete, ... batch: one array
+            return np.stack(batches)[:, index]
+        return [next(itertools.islice(iterate(self.action_space, batch), index, None)) for batch in batches]
+
+    def _trim_action_log(self):
+        """Forget the batched actions of steps that no running episode holds."""
+        oldest = self.steps - int(self.episode_steps.max())
+        if oldest > self.action_log_start:
+            del self.action_log[: oldest - self.action_log_start]
+            self.action_log_start = oldest
 
     def _interrupt_running(self, now):
         """End the episodes that are running (begun and not ended) as interrupted."""
         for i in range(self.num_envs):
             if self.episode_numbers[i] and not self.autoresetting[i]:
+                count = int(self.episode_steps[i])
                 self.finished.append(
                     FinishedEpisode(
                         i, int(self.episode_numbers[i]), self.episode_seeds[i], self.episode_started[i], now,
-                        int(self.episode_steps[i]), float(self.episode_returns[i]), False, False,
+                        count, float(self.episode_returns[i]), False, False, self.episode_options[i],
+                        self.episode_generators[i], self._actions_of(i, count, self.steps - 1), self.unreplayable,
                     )
                 )
 

@@ -87,8 +87,11 @@ def instance_not_live(instance_id, kind):
 
 
 def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None, kwargs=None, max_episode_steps=None,
-                    owner_id=None, num_cpus=None):
+                    owner_id=None, record_actions=True, num_cpus=None):
     """Create a live instance of ``kind`` and its record; returns the ``EnvInstance``.
+
+    ``record_actions``: keep what replays each episode (README, Episodes), unless
+    ``GYMAPI_RECORD_ACTIONS`` (or ``GYMAPI_RECORD``) is off.
 
     ``owner_id``: the ``ApiKey`` creating it (None when keys are off), held to
     GYMAPI_MAX_INSTANCES_PER_KEY (a 429, and nothing created, beyond it); a
@@ -112,11 +115,14 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     if kind == VECTOR:
         limits.check_vector_observations(env_id, num_envs, kwargs)
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
-    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id, num_cpus)
+    record_actions = record_actions and settings.GYMAPI_RECORD_ACTIONS and settings.GYMAPI_RECORD
+    creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id, record_actions,
+                        num_cpus)
     instance_id = uuid.uuid4()
     record = {
         "id": instance_id, "env_id": env_id, "render_mode": render_mode, "kwargs": kwargs, "seed": seed,
         "num_envs": num_envs, "max_episode_steps": max_episode_steps, "owner_id": owner_id,
+        "record_actions": record_actions,
     }
     count = num_envs if kind == VECTOR else 1
     if runtime.remote:

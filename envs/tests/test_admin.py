@@ -172,7 +172,7 @@ def test_it_lists_episodes(staff, instance):
 
 
 def test_it_filters_episodes_by_outcome_and_env_id(staff, instance):
-    response = staff.get("/admin/envs/episode/", {"terminated__exact": "1", "instance__env_id": "CartPole-v1"})
+    response = staff.get("/admin/envs/episode/", {"outcome": "terminated", "instance__env_id": "CartPole-v1"})
     assert response.status_code == 200
     assert [episode.number for episode in response.context["cl"].result_list] == [1]
 
@@ -209,3 +209,31 @@ def test_it_sends_anonymous_visitors_to_the_login_page(db):
     response = Client().get("/admin/envs/envinstance/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_it_filters_episodes_by_outcome_and_date(staff, instance):
+    Episode.objects.filter(number=2).update(ended_at=timezone.now() - datetime.timedelta(days=30))
+    interrupted = staff.get("/admin/envs/episode/", {"outcome": "interrupted"})
+    assert [episode.number for episode in interrupted.context["cl"].result_list] == [2]
+    midnight = timezone.now().replace(hour=0, minute=0, second=0, microsecond=0)
+    today = staff.get("/admin/envs/episode/", {"ended_at__gte": str(midnight)})
+    assert [episode.number for episode in today.context["cl"].result_list] == [1]
+
+
+def test_an_episode_page_shows_its_actions_video_and_replay_button(staff, api):
+    instance_id = api.post("/v1/envs/", {"env_id": "CartPole-v1"}).json()["instance_id"]
+    api.post(f"/v1/envs/{instance_id}/reset/", {"seed": 1})
+    for action in (0, 0, 1):
+        api.post(f"/v1/envs/{instance_id}/step/", {"action": action})
+    api.delete(f"/v1/envs/{instance_id}/")
+    episode = Episode.objects.get(instance_id=instance_id)
+    content = staff.get(f"/admin/envs/episode/{episode.pk}/change/").content.decode()
+    assert "3 actions (0: 2 · 1: 1)" in content and "<code>0, 0, 1</code>" in content
+    assert f'src="/v1/episodes/{episode.pk}/video.mp4"' in content and 'id="replay-button"' in content
+    assert "replayable: its seed" in content
+
+
+def test_an_episode_page_says_why_it_cannot_be_replayed(staff, instance):
+    episode = instance.episodes.get(number=1)  # recorded without actions
+    content = staff.get(f"/admin/envs/episode/{episode.pk}/change/").content.decode()
+    assert "its actions were not recorded" in content and "<video" not in content and "replay-button" not in content

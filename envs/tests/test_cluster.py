@@ -63,6 +63,23 @@ def test_every_front_serves_every_instance_and_each_row_is_written_once(cluster)
     assert (status, gone["code"]) == (410, "instance_closed")
 
 
+def test_episodes_played_through_two_fronts_are_recorded_for_replay_and_replay(cluster):
+    _, _, a, b = cluster
+    instance_id = create(a, seed=3)
+    call(b, "POST", f"/v1/envs/{instance_id}/reset/", {}, expect=200)  # unseeded: the generator's state is kept
+    for step in range(200):
+        body = call((a, b)[step % 2], "POST", f"/v1/envs/{instance_id}/step/", {"action": step % 3 // 2}, expect=200)[1]
+        if body["done"]:
+            break
+    rows = call(a, "GET", f"/v1/episodes/?instance_id={instance_id}", expect=200)[1]["results"]
+    assert [(row["number"], row["steps"]) for row in rows] == [(1, step + 1)]
+    detail = call(b, "GET", f"/v1/episodes/{rows[0]['id']}/", expect=200)[1]
+    assert detail["actions"] == [index % 3 // 2 for index in range(step + 1)]
+    replay = call(b, "GET", f"/v1/episodes/{rows[0]['id']}/replay/", expect=200)[1]
+    assert replay["reproduced"] and replay["return"] == rows[0]["return"]
+    call(a, "DELETE", f"/v1/envs/{instance_id}/", expect=200)
+
+
 def test_vector_instances_and_step_sockets_work_across_fronts(cluster):
     _, database, a, b = cluster
     vector_id = call(a, "POST", "/v1/vector_envs/", {"env_id": "CartPole-v1", "num_envs": 4, "seed": 0}, expect=201)[1]

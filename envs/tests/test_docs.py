@@ -34,6 +34,10 @@ ROUTES = [
     ("get", "/v1/vector_envs/{instance_id}/observation_space/", None, "VectorSpaceResponse"),
     ("get", "/v1/vector_envs/{instance_id}/action_space/sample/", None, "VectorSampleResponse"),
     ("get", "/v1/vector_envs/{instance_id}/episodes/", None, "VectorEpisodesResponse"),
+    ("get", "/v1/episodes/", None, "PaginatedEpisodeSummaryList"),
+    ("get", "/v1/episodes/{episode_id}/", None, "EpisodeDetail"),
+    ("get", "/v1/episodes/{episode_id}/replay/", None, "ReplayResponse"),
+    ("get", "/v1/episodes/{episode_id}/video.{fmt}/", None, None),
 ]
 
 
@@ -118,7 +122,9 @@ def test_keys_on_every_operation_takes_the_bearer_key(api, db, settings):
 
 def test_it_documents_the_create_fields(schema):
     fields = schema["components"]["schemas"]["CreateRequest"]
-    assert set(fields["properties"]) == {"env_id", "render_mode", "seed", "kwargs", "max_episode_steps", "num_cpus"}
+    assert set(fields["properties"]) == {
+        "env_id", "render_mode", "seed", "kwargs", "max_episode_steps", "record_actions", "num_cpus",
+    }
     assert fields["required"] == ["env_id"]
 
 

@@ -6,6 +6,7 @@ import threading
 
 import pytest
 
+from envs import rendering
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.recording.writer import writer
 
@@ -25,7 +26,6 @@ def test_importing_the_application_starts_nothing():
 
 
 def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings, monkeypatch):
-    from envs import rendering
     from gymapi.asgi import application
 
     monkeypatch.setattr(rendering, "_streams_ending", False)  # the shutdown ends every MJPEG stream for good

@@ -5,6 +5,7 @@ while the database cannot be reached and written when it is back."""
 
 import asyncio
 import datetime
+import json
 import os
 import shutil
 import sqlite3
@@ -117,6 +118,33 @@ def test_a_late_or_older_row_never_undoes_a_newer_one(sink):
     asyncio.run(made.write([row(1, steps=11)]))  # its end
     asyncio.run(made.write([row(1, steps=10, ended=False)]))  # a periodic write after it
     assert read(where) == [(1, 11, 5.5, True, True)]
+
+
+def replay_columns(where):
+    """(actions, options, generator, unreplayable) of row 1, read by another connection."""
+    sql = "select actions, options, generator, unreplayable from envs_episode where number = 1"
+    if isinstance(where, Path):
+        with closing(sqlite3.connect(where)) as connection:
+            actions, options, generator, note = connection.execute(sql).fetchone()
+        return bytes(actions), json.loads(options), json.loads(generator), note
+    with psycopg.connect(where) as connection:
+        actions, options, generator, note = connection.execute(sql).fetchone()
+    return bytes(actions), options, generator, note
+
+
+def test_a_sink_writes_what_replays_an_episode_and_a_later_write_its_actions_so_far(sink):
+    made, where = sink
+    generator = {"bit_generator": "PCG64", "state": {"state": 2**127 + 1, "inc": 2**100 + 3}, "has_uint32": 0,
+                 "uinteger": 0}
+    first = row(1, steps=2, ended=False)._replace(options={"low": -0.1}, generator=generator, actions=b"\x01\x02")
+    asyncio.run(made.write([first]))
+    assert replay_columns(where) == (b"\x01\x02", {"low": -0.1}, generator, "")
+    asyncio.run(made.write([first._replace(steps=3, actions=b"\x01\x02\x03")]))  # the next periodic write
+    asyncio.run(made.write([first._replace(steps=1, actions=b"\x01")]))  # an older one, late: changes nothing
+    assert replay_columns(where)[0] == b"\x01\x02\x03"
+    asyncio.run(made.write([first._replace(steps=4, ended=NOW, terminated=True, actions=b"\x01\x02\x03\x04")]))
+    asyncio.run(made.write([first._replace(steps=3, actions=b"\x01\x02\x03")]))  # after its end: nothing
+    assert replay_columns(where)[0] == b"\x01\x02\x03\x04"
 
 
 def test_the_sqlite_sink_stores_what_django_would_store(sqlite_db):

@@ -34,6 +34,8 @@ class ServerProcess:
             **os.environ,
             "DATABASE_URL": f"sqlite:///{self.database}",
             "DEBUG": "0",
+            # Its episode videos (and legacy mode's) beside its database, never in the checkout.
+            "MEDIA_ROOT": str(Path(tmp_dir) / "media"),
             **env,
         }
         self.process = None

@@ -1,5 +1,7 @@
 // The instance page: a large live view of one instance and the chart of its
-// recorded episodes, which grows as episodes finish.
+// recorded episodes, which grows as episodes finish. A click on an episode plays
+// its video (GET /v1/episodes/{id}/video.mp4, rendered by replaying it), or says
+// why it has none.
 
 (function () {
   const root = document.getElementById("instance");
@@ -8,13 +10,52 @@
   const caption = document.getElementById("chart-caption");
   const pick = document.getElementById("chart-pick");
   const status = document.getElementById("status");
+  const player = document.getElementById("episode-player");
+  const video = document.getElementById("episode-video");
+  const videoNote = document.getElementById("episode-video-note");
   let episodes = [];
   const chart = new EpisodeChart(document.getElementById("chart"), {
     onPick: (row) => {
       pick.textContent =
         `Episode ${row.number}: return ${formatNumber(row.return)} in ${formatNumber(row.steps)} steps, ${row.outcome}` +
         (row.seed !== undefined && row.seed !== null ? ` (seed ${row.seed})` : "");
+      play(row);
     },
+  });
+
+  // An episode that finished while the page was open came as an event, without its id: the list has it.
+  async function episodeId(row) {
+    if (row.id) return row.id;
+    const listed = (await client.episodes(instanceId)).episodes.find((e) => e.number === row.number);
+    return listed ? listed.id : null;
+  }
+
+  async function play(row) {
+    player.hidden = false;
+    videoNote.textContent = `Episode ${row.number}: making its video (the first time, it is replayed on the server)…`;
+    const id = await episodeId(row);
+    if (!id) {
+      videoNote.textContent = `Episode ${row.number} has no record yet.`;
+      return;
+    }
+    video.hidden = false;
+    video.dataset.episode = String(id);
+    video.src = `/v1/episodes/${id}/video.mp4`;
+  }
+
+  video.addEventListener("loadeddata", () => {
+    videoNote.textContent = `Episode ${video.dataset.episode}, replayed from its seed and actions.`;
+  });
+  video.addEventListener("error", async () => {
+    // The video route answers why in the API's error shape (not replayable, still running...).
+    let detail = "its video could not be loaded";
+    try {
+      detail = (await (await fetch(video.src)).json()).detail || detail;
+    } catch (error) {
+      // the network itself: keep the general message
+    }
+    video.hidden = true;
+    videoNote.textContent = detail;
   });
 
   function outcomeOf(event) {
