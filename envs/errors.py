@@ -209,6 +209,8 @@ class Relayed(ApiError):
     def __init__(self, status_code, body, headers=None):
         super().__init__(body["detail"], body["code"], body.get("fields"))
         self.status_code = status_code
+        if headers and "Retry-After" in headers:  # a 503's wait, said again by the front
+            self.wait = int(headers["Retry-After"])
 
 
 class RouteNotFound(ApiError):

@@ -10,7 +10,7 @@ call writes the rows it decided, and ends an instance that broke.
 
 from gymapi_client.spaces import encode_any
 
-from . import binary, rendering
+from . import binary, limits, rendering
 from .errors import error_body
 from .recording import episodes as recording
 from .runtime import VECTOR, Runtime
@@ -26,10 +26,12 @@ class InstanceHost:
     def __init__(self, instance_id, creation):
         self.error = None
         try:
+            if creation.kind == VECTOR:  # measured by building one environment: here, not in a front
+                limits.check_vector_observations(creation.env_id, creation.num_envs, creation.kwargs)
             self.live = Runtime().create(instance_id, creation)
         except Exception as error:  # said to the front that asked, as the local runtime says it
             self.live = None
-            self.error = error_body(error)[:2]
+            self.error = error_body(error)
 
     def describe(self):
         """What never changes: kind, env id, spaces, spec, owner; or the creation's error."""
@@ -57,7 +59,7 @@ class InstanceHost:
                 body, rows = OPERATIONS[name](live, encode=ENCODERS[encoding], **arguments)
             return body, rows, None, None
         except Exception as error:
-            return None, [], error_body(error, f"the actor of {live.instance_id}")[:2], live.broken
+            return None, [], error_body(error, f"the actor of {live.instance_id}"), live.broken
 
     def render_body(self):
         """The render route's body, or the error shaped, as ``perform`` says it."""
@@ -68,7 +70,7 @@ class InstanceHost:
                 rendering.check_has_state(live)
                 return rendering.render_body(live.render_mode, live.render()), None, None
         except Exception as error:
-            return None, error_body(error, f"the actor of {live.instance_id}")[:2], live.broken
+            return None, error_body(error, f"the actor of {live.instance_id}"), live.broken
 
     def viewer_frame(self, known_version):
         """The frame viewers see (JPEG bytes and counters), or None when it is still ``known_version``."""

@@ -29,6 +29,7 @@ from .errors import ApiError, EnvError, EnvTimeout, InvalidInput, ServerFull
 from .models import EnvInstance
 from .runtime import runtime
 from .runtime.calls import CallTimeout, run_bounded
+from .serializers import MAX_SEED
 
 _slots_lock = threading.Lock()
 _reserved = 0  # environments being built, counted before they are in the runtime
@@ -82,6 +83,16 @@ def cluster_slots(count, owner_id):
         if per_key and owner_id is not None and active.filter(owner_id=owner_id).count() >= per_key:
             raise TooManyInstances(per_key)
         yield
+
+
+def check_vector_seed(seed, num_envs):
+    """A 400 naming ``seed`` when a vector instance's sub-environment seeds (``seed + i``) would
+    pass what an episode row stores, a 64-bit integer."""
+    if seed is not None and seed + num_envs - 1 > MAX_SEED:
+        raise InvalidInput(
+            "seed", f"at most {MAX_SEED - num_envs + 1} for {num_envs} sub-environments (sub-environment i is seeded seed + i).",
+            code="out_of_range",
+        )
 
 
 def check_num_cpus(num_cpus, *, remote):

@@ -204,7 +204,11 @@ def viewer_frame(live):
     """
     cached = live.viewer_frame
     if live.remote:  # drawn and encoded in its actor, sent when it changed
-        frame = live.call("viewer_frame", None if cached is None else cached.version)
+        try:
+            with ends_if_broken(live):  # an actor gone or hung ends its instance: no frame, as when closed
+                frame = live.call("viewer_frame", None if cached is None else cached.version)
+        except (ApiError, EnvTimeout):
+            return None
         if frame is not None:
             live.viewer_frame = frame
         return live.viewer_frame

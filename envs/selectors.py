@@ -166,7 +166,8 @@ def episode_list(*, instance_id, limit):
     live = runtime.get(instance.id, SINGLE)
     rows = [episode_row(episode) for episode in episodes]
     if live is not None:
-        running = recording.running_episode(live.instance_id, live.snapshot())
+        with ends_if_broken(live):
+            running = recording.running_episode(live.instance_id, live.snapshot())
         if running is not None:
             if rows and rows[-1]["number"] == running.number:  # written by a periodic flush: its live counts
                 rows[-1].update(steps=running.steps, **{"return": encode_float(running.total_reward)})

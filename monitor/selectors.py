@@ -5,6 +5,7 @@ from gymapi_client.spaces import encode_float
 from envs.access import ANYONE
 from envs.models import EnvInstance
 from envs.runtime import SINGLE, runtime
+from envs.services.instances import ends_if_broken
 
 
 def instance_overview(*, caller=ANYONE):
@@ -16,7 +17,11 @@ def instance_overview(*, caller=ANYONE):
         live = runtime.get(instance.id, SINGLE)
         if live is None or live.closed:
             continue
-        state = live.snapshot()
+        try:
+            with ends_if_broken(live):  # an actor found gone ends as broken, and is not shown
+                state = live.snapshot()
+        except Exception:  # noqa: BLE001 - one instance must not hide the others
+            continue
         episode = {
             "episode": state["episode"],
             "step": state["steps"],

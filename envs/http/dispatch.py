@@ -42,6 +42,9 @@ from ..services.instances import actor_gone, end_broken, ends_if_broken, instanc
 ENCODINGS = {encode_any: "json", binary.encode_value: "msgpack"}
 
 SLOW_SECONDS = 0.001
+# Reading and decoding a body costs what its sender chose to send: one larger than this is read
+# in a thread whatever its instance's steps cost (an action of a few numbers is a few dozen bytes).
+LOOP_BODY_BYTES = 64 * 1024
 # How much the last call weighs in the moving average: a single stall (a
 # collection, the scheduler) does not send an operation to threads.
 WEIGHT = 0.1
@@ -79,7 +82,7 @@ class Outcome(NamedTuple):
 
 def arguments(operation, data):
     """The service arguments of a parsed body (None when empty); raises the body's
-    ``ValidationError``. Building a serializer costs a third of a cheap step, so the
+    ``ValidationError``. Building a serializer costs a good share of a cheap step, so the
     common bodies are read directly and the serializer runs to word the errors."""
     if operation.name == "step":
         if type(data) is dict and data.get("action") is not None:
@@ -222,6 +225,9 @@ async def _answer_remote(operation, instance_id, data, caller, encode, executor,
         return Outcome(body)
     except ActorGone:
         return Outcome(None, await loop.run_in_executor(executor, actor_gone, live))
+    except EnvTimeout as error:  # its actor hung: the instance is broken, ended as the threads end it
+        await loop.run_in_executor(executor, end_broken, live)
+        return Outcome(None, error)
     except Exception as error:  # every transport shapes it (errors.py)
         return Outcome(None, error)
 

@@ -79,6 +79,8 @@ class FastPath:
         body = b"".join(chunks)
         if body and body_type is None:  # a body without a content type: Django's 415
             return await self.app(scope, _replay(body, receive), send)
+        if size > dispatch.LOOP_BODY_BYTES:  # parsed and decoded by Django's view, in a thread
+            return await self.app(scope, _replay(body, receive), send)
         if body_type == MSGPACK:
             try:
                 data = binary.loads(body) if body else None

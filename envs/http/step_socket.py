@@ -60,6 +60,16 @@ ROUTE = re.compile(r"^/ws/(?:step|envs/(?P<instance_id>[^/]+)/step)/?$")
 HOT = {"step": dispatch.STEP._replace(request=StepMessage), "reset": dispatch.RESET}
 
 
+def hot(message):
+    """``(operation, data)`` of a step or reset message (the body its REST route would take);
+    ``(None, None)`` for every other op."""
+    op = message.get("op")
+    operation = HOT.get(op) if isinstance(op, str) else None
+    if operation is None:
+        return None, None
+    return operation, {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
+
+
 class StepProtocol:
     """The protocol of one socket. ``bound_id`` is the instance of ``ws/envs/<id>/step/``
     (None on ``ws/step/``). Methods that may read the database run in the socket's worker."""
@@ -112,21 +122,39 @@ class StepProtocol:
     async def answer(self, raw, as_binary, worker):
         """The answer (a dict) to one message, on the event loop: steps and resets through
         ``dispatch.answer``, every other op in ``worker``."""
-        message = None
         encode = binary.encode_value if as_binary else encode_any
+        if len(raw) > dispatch.LOOP_BODY_BYTES:
+            loop = asyncio.get_running_loop()
+            return await loop.run_in_executor(worker, self.answer_in_thread, raw, as_binary, encode)
+        message = None
         try:
             message = self.decode(raw, as_binary)
-            operation = HOT.get(message.get("op")) if isinstance(message.get("op"), str) else None
+            operation, data = hot(message)
             if operation is None:
                 loop = asyncio.get_running_loop()
                 answer = await loop.run_in_executor(worker, self.perform, message, encode)
             else:
-                data = {key: value for key, value in message.items() if key not in ("op", "id", "instance_id")}
                 outcome = await dispatch.answer(
                     operation, self.instance_id(message), data, caller=self.caller, encode=encode, executor=worker,
                     in_thread=dispatch.call_in_worker,
                 )
                 answer = outcome.result()
+        except Exception as error:  # every error is answered in the API's shape, the socket kept open
+            return self.error(error, message)
+        return self.with_id(answer, message)
+
+    def answer_in_thread(self, raw, as_binary, encode):
+        """``answer`` of a message too large to read on the event loop, in the socket's worker."""
+        message = None
+        try:
+            message = self.decode(raw, as_binary)
+            operation, data = hot(message)
+            if operation is None:
+                answer = self.perform(message, encode)
+            else:
+                answer = dispatch.call_in_worker(
+                    operation, self.instance_id(message), data, caller=self.caller, encode=encode
+                ).result()
         except Exception as error:  # every error is answered in the API's shape, the socket kept open
             return self.error(error, message)
         return self.with_id(answer, message)

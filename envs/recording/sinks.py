@@ -143,7 +143,9 @@ class SQLiteSink:
             if code in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED):
                 raise Busy from error
             if isinstance(error, sqlite3.OperationalError):  # the file cannot be opened or written
-                self.close()
+                if self.connection is not None:  # opened again by the next write
+                    self.connection.close()
+                    self.connection = None
                 raise Outage(str(error)) from error
             raise
         self.commits += 1

@@ -172,17 +172,13 @@ class Writer:
         try:
             while self.pending:
                 batch, self.pending = self.pending, []
-                rows = latest([row for rows, _ in batch for row in rows])
-                outcome = None
-                try:
-                    await self._write(rows)
-                except Outage as error:
-                    logger.error("The database cannot be reached (%s): episode rows are kept until it is back.", error)
-                    self._keep(rows)
-                except Exception as error:  # noqa: BLE001 - the database refused them: their answers say so
-                    logger.exception("The database refused %d episode row(s)", len(rows))
-                    outcome = error
-                for _, future in batch:
+                outcome = await self._write_batch(latest([row for rows, _ in batch for row in rows]))
+                if outcome is not None and len(batch) > 1:
+                    # One request's refused row must not fail the others written with it.
+                    outcomes = [await self._write_batch(rows) for rows, _ in batch]
+                else:
+                    outcomes = [outcome] * len(batch)
+                for (_, future), outcome in zip(batch, outcomes):
                     if future.done():  # its request went away meanwhile
                         continue
                     if outcome is None:
@@ -191,6 +187,18 @@ class Writer:
                         future.set_exception(outcome)
         finally:
             self.draining = None
+
+    async def _write_batch(self, rows):
+        """Write ``rows``, or keep them through an outage: None, or the error the database refused them with."""
+        try:
+            await self._write(rows)
+        except Outage as error:
+            logger.error("The database cannot be reached (%s): episode rows are kept until it is back.", error)
+            self._keep(rows)
+        except Exception as error:  # noqa: BLE001 - the database refused them: their answers say so
+            logger.exception("The database refused %d episode row(s)", len(rows))
+            return error
+        return None
 
     async def _write(self, rows):
         delay, deadline = 0.001, time.monotonic() + BUSY_SECONDS

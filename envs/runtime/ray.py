@@ -48,6 +48,7 @@ def actor_environment():
     env = {name: value for name, value in os.environ.items() if name.startswith("GYMAPI_") or name in FORWARDED}
     # A database of none: an actor never writes one (its front does), and must not write another.
     env.update(GYMAPI_RUNTIME="local", DJANGO_SETTINGS_MODULE="gymapi.settings", DATABASE_URL="sqlite://:memory:")
+    env.pop("GYMAPI_WRITER", None)  # how a front writes its rows; an in-memory database takes no other than the default
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(BASE_DIR), os.environ.get("PYTHONPATH")]))
     return env
 
@@ -100,7 +101,7 @@ class RemoteLive:
         return EnvTimeout(f"{self.broken}: the call was abandoned and the instance is broken and closed.")
 
     def _died(self, error):
-        if not self.cluster.reachable():  # its head is gone: the actors may be too, or come back
+        if not self.cluster.head_answers:  # its head is gone: the actors may be too, or come back
             return RuntimeUnavailable(f"the Ray cluster at {self.cluster.address} does not answer")
         cause = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         self.broken = f"{self.env_id}'s Ray worker process ended ({cause[:300]})"

@@ -16,12 +16,12 @@ from gymnasium import spaces
 from gymnasium.vector.utils import concatenate, create_empty_array, iterate
 from gymapi_client.spaces import DecodeError, decode_checked, encode_any, short_repr, summarize_space
 
-from .. import events
+from .. import events, limits
 from ..errors import ApiError, InstanceGone, InvalidInput
 from ..models import InstanceStatus
 from ..recording import episodes as recording
 from ..runtime import VECTOR
-from .instances import instance_get
+from .instances import ends_if_broken, instance_get
 
 # Single spaces whose batch is one numpy array: an action list is decoded
 # against the batched space in one go, the step path's common case.
@@ -35,6 +35,7 @@ def reset(live, *, seed=None, options=None, encode=encode_any):
         if options and "reset_mask" in options:
             raise InvalidInput("options.reset_mask", "partial resets are not served: a reset resets every sub-environment.")
         _check_open(live)
+        limits.check_vector_seed(seed, live.num_envs)
         observation, info = live.reset(seed=seed, options=options)
         rows = recording.vector_taken(live)
     else:
@@ -134,7 +135,8 @@ def action_sample(*, instance_id, kind, encode=encode_any):
     """A random action from the instance's action space (seeded by the creation seed);
     one per sub-environment, as a list, for a vector instance."""
     live = instance_get(instance_id, kind)
-    sample = live.sample_action()
+    with ends_if_broken(live):
+        sample = live.sample_action()
     if kind == VECTOR:
         return [encode(item) for item in iterate(live.action_space, sample)]
     return encode(sample)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from .. import events, limits, processes, registry
 from ..access import creation_slot
 from ..errors import (
-    InstanceElsewhere, InstanceGone, InstanceNotFound, InvalidInput, RuntimeUnavailable, WrongInstanceKind,
+    EnvTimeout, InstanceElsewhere, InstanceGone, InstanceNotFound, InvalidInput, RuntimeUnavailable, WrongInstanceKind,
 )
 from ..models import EnvInstance, InstanceStatus
 from ..recording import episodes as recording
@@ -113,7 +113,9 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     limits.check_kwarg_ranges(env_id, kwargs)
     limits.check_memory()
     if kind == VECTOR:
-        limits.check_vector_observations(env_id, num_envs, kwargs)
+        limits.check_vector_seed(seed, num_envs)
+        if not runtime.remote:  # on Ray the actor measures it (envs/hosting.py): a front builds no environment
+            limits.check_vector_observations(env_id, num_envs, kwargs)
     max_episode_steps = limits.episode_steps(env_id, max_episode_steps, vector=kind == VECTOR)
     record_actions = record_actions and settings.GYMAPI_RECORD_ACTIONS and settings.GYMAPI_RECORD
     creation = Creation(kind, env_id, num_envs, render_mode, kwargs, max_episode_steps, seed, owner_id, record_actions,
@@ -197,8 +199,10 @@ def instance_end(live, *, status, reason=""):
         ):
             runtime.forget(live.instance_id)
             return False
-        rows = _ending_rows(live)
-        runtime.remove(live.instance_id)
+        try:
+            rows = _ending_rows(live)
+        finally:  # an actor that hung or cannot be reached is stopped all the same: its record has ended
+            runtime.remove(live.instance_id)
     writer.write_blocking(rows)
     logger.log(logging.WARNING if reason else logging.INFO, "Closed %s as %s %s", live.instance_id, status, reason)
     events.instance_ended(live.instance_id, status, owner_id=live.owner_id)
@@ -210,7 +214,9 @@ def _ending_rows(live):
     if live.remote:
         try:
             return live.call("end")
-        except ActorGone:  # its process died: what it had not written went with it
+        except (ActorGone, EnvTimeout, RuntimeUnavailable) as error:
+            # Its process died, hung or cannot be reached: what it had not written goes with it.
+            logger.warning("%s ended without its running episodes' rows: %s", live.instance_id, error)
             return []
     if live.kind == VECTOR:
         return recording.vector_taken(live, live.end_episodes())

@@ -21,10 +21,10 @@ from django.db import connection, connections
 from django.utils import timezone
 
 from .. import processes
-from ..errors import InstanceGone
+from ..errors import ApiError, InstanceGone
 from ..models import EnvInstance, InstanceStatus
 from ..runtime import runtime
-from .instances import RAY_PROCESS, being_created, instance_close, instance_end
+from .instances import RAY_PROCESS, being_created, ends_if_broken, instance_close, instance_end
 
 logger = logging.getLogger(__name__)
 
@@ -84,14 +84,20 @@ def reap(*, idle_seconds=None):
     idle = settings.GYMAPI_IDLE_SECONDS if idle_seconds is None else idle_seconds
     reaped = 0
     for live in every_live():
-        if live.closed or (live.broken is None and (not idle or live.idle_seconds() < idle)):
+        if live.closed or (live.broken is None and not idle):
             continue
         if not live.lock.acquire(blocking=False):  # in use right now, so not idle
             continue
         try:
+            if live.broken is None:
+                try:
+                    with ends_if_broken(live):
+                        untouched = live.idle_seconds()
+                except ApiError:  # its actor was found gone: ended as broken just now
+                    continue
             if live.broken is not None:
                 instance_end(live, status=InstanceStatus.BROKEN, reason=live.broken)
-            elif live.idle_seconds() >= idle:  # not touched since it was picked
+            elif untouched >= idle:
                 reason = f"untouched for more than {idle:g} s, GYMAPI_IDLE_SECONDS"
                 reaped += instance_end(live, status=InstanceStatus.REAPED, reason=reason)
         except Exception:  # one that fails to close must not stop the sweep

@@ -114,6 +114,8 @@ def field_cases():
     for count in ('"2"', "2.0", "true", "0", "257", "-1", HUGE_INT, "1e400", "null"):
         yield Case("POST", vector, '{"env_id": "CartPole-v1", "num_envs": %s}' % count, field="num_envs")
     yield Case("POST", vector, '{"env_id": "CartPole-v1", "num_envs": 2, "kwargs": {"num_envs": 9}}', field="kwargs.num_envs")
+    # Sub-environment i is seeded seed + i: the last one's seed must fit a 64-bit row too.
+    yield Case("POST", vector, '{"env_id": "CartPole-v1", "num_envs": 2, "seed": %d}' % (2**63 - 1), field="seed")
     yield Case("POST", vector, '{"env_id": "CartPole-v1", "num_envs": 2, "kwargs": {"wrappers": "os.system"}}',
                field="kwargs.wrappers")
 
@@ -134,6 +136,11 @@ def field_cases():
         ("[0, [1]]", "action[1]"), ("[0, null]", "action[1]"), ('{"0": 0, "1": 1}', "action"),
     ):
         yield Case("POST", f"{vec}/step/", '{"action": %s}' % action, field=field)
+    # Far more numbers than the space holds: refused before they are read one by one (and, being
+    # large, read off the event loop).
+    many = json.dumps([0] * 100_000)
+    for path in (f"{pend}/step/", f"{vec}/step/"):
+        yield Case("POST", path, '{"action": %s}' % many, field="action")
 
     # Resets: seeds and options of the wrong type or size.
     for path in (f"{cart}/reset/", f"{vec}/reset/"):
@@ -143,6 +150,7 @@ def field_cases():
             yield Case("POST", path, '{"options": %s}' % options, field="options")
         yield Case("POST", path, '{"options": {"low": 1e400}}', field="options")
     yield Case("POST", f"{vec}/reset/", '{"options": {"reset_mask": [true, false]}}', field="options.reset_mask")
+    yield Case("POST", f"{vec}/reset/", '{"seed": %d}' % (2**63 - 1), field="seed")
 
     # Space membership: x is required.
     for which in ("action_space", "observation_space"):
@@ -408,6 +416,10 @@ WS_CASES = [
     *[("any", '{"op": "step", "instance_id": "{cart}", "action": %s}' % action, "action", "invalid_action")
       for action in ('"0"', "true", "2", "-1", HUGE_INT, "[0]", '"NaN"', '"Infinity"', "null")],
     *[("cart", '{"op": "step", "action": %s}' % action, "action", "invalid_action") for action in ('"NaN"', "2", "[[0]]")],
+    # Read in the socket's worker, being large: the same answers as on the loop.
+    ("any", '{"op": "step", "instance_id": "{pend}", "action": %s}' % json.dumps([0] * 100_000), "action", "invalid_action"),
+    ("cart", '{"op": "step", "action": %s}' % json.dumps([0] * 100_000), "action", "invalid_action"),
+    ("any", '{"op": "reset", "instance_id": "{cart}", "seed": -1, "pad": "%s"}' % ("x" * 100_000), "seed", None),
     *[("any", '{"op": "step", "instance_id": "{pend}", "action": %s}' % action, "action", "invalid_action")
       for action in ('["NaN"]', '["Infinity"]', "[3.0]", "[0.5, 0.5]", '"NaN"', "[[0.5, 0.5]]")],
     *[("any", '{"op": "%s", "instance_id": "%s"%s}' % (op, instance_id, ', "action": 0' if op == "step" else ""), None, code)

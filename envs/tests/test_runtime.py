@@ -133,3 +133,22 @@ def test_it_holds_single_and_vector_instances_in_one_table(runtime):
     assert runtime.get("a", VECTOR) is None and runtime.get("b", SINGLE) is None
     assert runtime.ids(SINGLE) == ["a"] and runtime.ids(VECTOR) == ["b"]
     assert runtime.environment_count() == 4
+
+
+def test_a_ray_actor_starts_with_the_fronts_settings_on_a_database_of_its_own(monkeypatch):
+    import subprocess
+    import sys
+
+    from envs.runtime.ray import actor_environment
+
+    # A front on PostgreSQL may say GYMAPI_WRITER=loop, which an in-memory database refuses.
+    monkeypatch.setenv("GYMAPI_WRITER", "loop")
+    monkeypatch.setenv("GYMAPI_FLUSH_SECONDS", "3")
+    env = actor_environment()
+    assert env["GYMAPI_FLUSH_SECONDS"] == "3" and env["DATABASE_URL"] == "sqlite://:memory:"
+    assert env["GYMAPI_RUNTIME"] == "local" and "GYMAPI_WRITER" not in env
+    started = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from envs import hosting"],
+        env={"PATH": "/usr/bin:/bin", **env}, capture_output=True, text=True, timeout=120,
+    )
+    assert started.returncode == 0, started.stderr[-2000:]

@@ -265,6 +265,22 @@ def test_a_refused_row_fails_the_answers_that_wait_for_it_and_no_other():
     assert sink.batches == [[1], [3]]
 
 
+def test_a_refused_row_queued_with_others_fails_its_own_answer_only():
+    writer, sink = Writer(), FlakySink(refuse={2})
+    sink.up = True
+
+    async def scenario():
+        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", sink
+        await writer.write([row(1)])  # the first batch goes alone; the next three queue behind it
+        return await asyncio.gather(
+            writer.write([row(3)]), writer.write([row(2)]), writer.write([row(4)]), return_exceptions=True
+        )
+
+    answers = asyncio.run(scenario())
+    assert [type(answer) for answer in answers] == [type(None), IntegrityError, type(None)]
+    assert sorted(number for batch in sink.batches for number in batch) == [1, 3, 4]
+
+
 def test_rows_queued_together_go_in_one_statement_the_last_of_each_episode_only():
     writer, sink = Writer(), FlakySink()
     sink.up = True

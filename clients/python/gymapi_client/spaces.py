@@ -518,16 +518,25 @@ def _to_int(data, path):
     return data
 
 
-def _numeric_array(data, dtype, path):
-    """Nested JSON lists to a numpy array of ``dtype``, refusing anything odd."""
+def _numeric_array(data, dtype, path, shape=None):
+    """Nested JSON lists to a numpy array of ``dtype``, refusing anything odd; with ``shape``,
+    refusing more numbers than it holds before reading them (their count is the sender's choice)."""
     dtype = np.dtype(dtype)
     largest = float(np.finfo(dtype).max) if dtype.kind == "f" else None
+    # Lists and numbers together: an array of n numbers in any nesting has fewer than 2n + depth.
+    most = None if shape is None else 2 * int(np.prod(shape)) + MAX_DEPTH
+    count = 0
 
     def clean(item, where, depth):
+        nonlocal count
         if isinstance(item, list):
             if depth >= MAX_DEPTH:
                 # Named at the top: a path of 64 "[0]"s would tell the client nothing.
                 raise DecodeError(path, f"expected an array of {dtype}, got lists nested deeper than {MAX_DEPTH}")
+            if most is not None:
+                count += len(item)
+                if count > most:
+                    raise DecodeError(path, f"expected shape {list(shape)}, got far more values than it holds")
             return [clean(sub, f"{where}[{index}]", depth + 1) for index, sub in enumerate(item)]
         if isinstance(item, bool):
             if dtype.kind == "b":
@@ -568,7 +577,7 @@ def _shaped(array, shape, path, space):
 
 
 def _decode_box(space, data, path):
-    array = _numeric_array(data, space.dtype, path)
+    array = _numeric_array(data, space.dtype, path, space.shape)
     return _shaped(array, space.shape, path, space)
 
 
@@ -589,7 +598,7 @@ def _decode_multi(space, data, path):
         data = [data]
     if not isinstance(data, list):
         raise DecodeError(path, f"expected a list of integers, got {short_repr(data)}")
-    array = _numeric_array(data, space.dtype, path)
+    array = _numeric_array(data, space.dtype, path, space.shape)
     return _shaped(array, space.shape, path, space)
 
 
