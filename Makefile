@@ -58,13 +58,13 @@ chromium:
 
 # The Ray runtime's tests (-m cluster) need PostgreSQL: the PostgreSQL run takes them.
 test-sqlite: $(STAMP)
-	$(BIN)/python -m pytest -m "not cluster"
+	$(BIN)/python -m pytest -m "not cluster" --durations=15
 
 # The same suite against PostgreSQL. Skipped when no server answers, except in
 # CI (CI=true), where a missing database is a failure.
 test-postgres: $(STAMP)
 	@if $(BIN)/python scripts/db_reachable.py "$(TEST_POSTGRES_URL)"; then \
-		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest; \
+		DATABASE_URL="$(TEST_POSTGRES_URL)" $(BIN)/python -m pytest --durations=15; \
 	elif [ "$$CI" = "true" ]; then \
 		echo "PostgreSQL at $(TEST_POSTGRES_URL) is not reachable, and CI needs it."; exit 1; \
 	else \

@@ -20,7 +20,7 @@ from django.conf import settings
 from gymapi_client.spaces import encode_float
 from PIL import Image
 
-from .errors import ApiError, EnvError, EnvTimeout, ResetNeeded
+from .errors import ApiError, EnvError, EnvTimeout, ResetNeeded, RuntimeUnavailable
 from .registry import with_list_modes
 from .runtime import SINGLE
 from .services.instances import ends_if_broken, instance_get
@@ -207,6 +207,8 @@ def viewer_frame(live):
         try:
             with ends_if_broken(live):  # an actor gone or hung ends its instance: no frame, as when closed
                 frame = live.call("viewer_frame", None if cached is None else cached.version)
+        except RuntimeUnavailable:  # the cluster's head does not answer for now: the last frame stands
+            return cached
         except (ApiError, EnvTimeout):
             return None
         if frame is not None:

@@ -121,10 +121,11 @@ def test_watchers_of_one_front_see_what_another_fronts_clients_do(cluster):
             await asyncio.to_thread(play, b, instance_id)
             events, frames = [], 0
             deadline = time.monotonic() + 30
-            # Step events and an episode's end travel apart (the one a throttled stream, the other
-            # written with its row): either may come first.
+            # Frames, step events and an episode's end travel apart (frames and steps throttled
+            # streams, the end written with its row): any may come first.
             while time.monotonic() < deadline and not (
-                any(event["type"] == "episode_finished" for event in events)
+                frames
+                and any(event["type"] == "episode_finished" for event in events)
                 and any(event["type"] == "step" and event["step"] > 0 for event in events)
             ):
                 message = await asyncio.wait_for(watcher.recv(), 30)
