@@ -28,6 +28,7 @@ EPISODE_ID = [OpenApiParameter("episode_id", int, OpenApiParameter.PATH, descrip
 EPISODE_ERRORS = {404: OpenApiResponse(ErrorResponse, description="No such episode (or another key's).")}
 REPLAY_ERRORS = {
     409: OpenApiResponse(ErrorResponse, description="It cannot be replayed: the code and detail say why."),
+    503: OpenApiResponse(ErrorResponse, description="As many replays and renders as GYMAPI_MAX_REPLAYS run already."),
     504: OpenApiResponse(ErrorResponse, description="The replay took longer than GYMAPI_REPLAY_TIMEOUT."),
     **EPISODE_ERRORS,
 }
@@ -138,7 +139,7 @@ class EpisodeViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], url_path=r"video\.(?P<fmt>mp4|gif)", content_negotiation_class=JSONErrors)
     def video(self, request, episode_id, fmt):
-        path, content_type = episode_video(episode_id=episode_id, caller=request.caller, fmt=fmt)
-        response = FileResponse(path.open("rb"), content_type=content_type)
+        file, content_type = episode_video(episode_id=episode_id, caller=request.caller, fmt=fmt)
+        response = FileResponse(file, content_type=content_type)
         response["Cache-Control"] = "private, max-age=86400"  # an ended episode's video never changes
         return response
