@@ -72,6 +72,14 @@ def test_a_filter_of_the_wrong_type_is_refused_naming_it(api, datasets):
     assert not any(datasets.iterdir())
 
 
+def test_a_bad_instance_is_refused_naming_the_option_typed(api, datasets):
+    played(api)
+    with pytest.raises(CommandError, match="^--instance: ") as refused:
+        export("gymapi/x-v0", "--instance", "not-an-id")
+    assert "--instance-id" not in str(refused.value)
+    assert not any(datasets.iterdir())
+
+
 def test_it_reads_the_episodes_a_chunk_at_a_time(api, datasets, monkeypatch):
     monkeypatch.setattr(service, "CHUNK", 2)
     played(api, episodes=3)
