@@ -145,7 +145,9 @@ if os.getenv("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+            # The prefix of every key and channel the layer makes in Redis (channels-redis's
+            # default, "asgi"): deployments or test runs sharing one Redis database stay apart by it.
+            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": os.getenv("GYMAPI_CHANNEL_PREFIX", "asgi")},
         }
     }
 else:
