@@ -282,3 +282,17 @@ def exception_handler(exc, context):
     """DRF's EXCEPTION_HANDLER: every error leaves in the one shape."""
     status_code, body, headers = error_body(exc, context.get("view"))
     return Response(body, status=status_code, headers=headers)
+
+
+class ReplaysBusy(ApiError):
+    """Every replay slot of this server process (``GYMAPI_MAX_REPLAYS``) is taken by a replay or a video render."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "replays_busy"
+    wait = 5  # seconds, as Retry-After
+
+    def __init__(self, cap):
+        super().__init__(
+            f"This server is already running {cap} replay(s) or video render(s), as many as it runs at once "
+            "(GYMAPI_MAX_REPLAYS); nothing was started. Try again shortly."
+        )

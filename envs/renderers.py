@@ -83,7 +83,7 @@ class MsgpackRenderer(BaseRenderer):
 class CSVRenderer(BaseRenderer):
     """``Accept: text/csv`` (or ``?format=csv``) on the episode list: its rows as CSV.
 
-    The list streams its rows itself (``csv_lines``); this renderer only takes
+    The list streams its rows itself (``csv_chunks``, ``acsv_chunks``); this renderer only takes
     part in content negotiation, and what it is handed (an error) goes out as JSON.
     """
 
@@ -104,12 +104,28 @@ def _cell(value):
     return value
 
 
-def csv_lines(columns, rows):
-    """``rows`` (dicts) as CSV text, a line at a time: a header of ``columns``, then each row's values."""
+def csv_text(columns, rows):
+    """``rows`` (dicts) as CSV text, each row's values under ``columns``; no header."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    for values in itertools.chain([columns], ([_cell(row[column]) for column in columns] for row in rows)):
-        writer.writerow(values)
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
+    csv.writer(buffer).writerows([_cell(row[column]) for column in columns] for row in rows)
+    return buffer.getvalue()
+
+
+def csv_chunks(columns, rows, size):
+    """``rows`` (dicts) as CSV text: a header of ``columns``, then ``size`` rows a chunk."""
+    yield csv_text(columns, [dict(zip(columns, columns))])
+    while batch := list(itertools.islice(rows, size)):
+        yield csv_text(columns, batch)
+
+
+async def acsv_chunks(columns, rows, size):
+    """``csv_chunks`` of an asynchronous iterable of rows, for a response served over ASGI."""
+    yield csv_text(columns, [dict(zip(columns, columns))])
+    batch = []
+    async for row in rows:
+        batch.append(row)
+        if len(batch) == size:
+            yield csv_text(columns, batch)
+            batch = []
+    if batch:
+        yield csv_text(columns, batch)

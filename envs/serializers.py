@@ -33,6 +33,24 @@ class StrictBooleanField(serializers.BooleanField):
         return data
 
 
+class StrictFloatField(serializers.FloatField):
+    """A number in the body: FloatField would also read "1" and true."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NumCpusField(StrictFloatField):
+    def __init__(self, **kwargs):
+        super().__init__(
+            required=False, allow_null=True,
+            help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
+            **kwargs,
+        )
+
+
 class SeedField(StrictIntegerField):
     def __init__(self, **kwargs):
         super().__init__(min_value=0, max_value=MAX_SEED, required=False, allow_null=True, **kwargs)
@@ -89,10 +107,7 @@ class CreateRequest(serializers.Serializer):
         help_text="Record each episode's actions and what its reset started from, so that it can be replayed "
         "(GET /v1/episodes/{id}/replay/). Off for every instance with GYMAPI_RECORD_ACTIONS=0.",
     )
-    num_cpus = serializers.FloatField(
-        required=False, allow_null=True,
-        help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
-    )
+    num_cpus = NumCpusField()
 
 
 class CreateResponse(serializers.Serializer):
@@ -258,10 +273,7 @@ class VectorCreateRequest(serializers.Serializer):
         required=False, default=True,
         help_text="Record each sub-environment's episodes' actions, so that they can be replayed (README, Episodes).",
     )
-    num_cpus = serializers.FloatField(
-        required=False, allow_null=True,
-        help_text="On the Ray runtime only: the CPUs the instance's actor reserves (GYMAPI_RAY_NUM_CPUS by default).",
-    )
+    num_cpus = NumCpusField()
 
 
 class VectorCreateResponse(serializers.Serializer):

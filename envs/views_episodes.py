@@ -4,6 +4,7 @@ service and returns what it gives."""
 
 from django import forms
 from django.core.exceptions import ValidationError as FormError
+from django.core.handlers.asgi import ASGIRequest
 from django.http import FileResponse, StreamingHttpResponse
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
@@ -18,16 +19,19 @@ from rest_framework.response import Response
 from . import selectors
 from .filters import EpisodeFilter
 from .models import Episode
-from .renderers import CSVRenderer, ORJSONRenderer, csv_lines
+from .renderers import CSVRenderer, ORJSONRenderer, acsv_chunks, csv_chunks
 from .serializers import EpisodeDetail, EpisodeSummary, ErrorResponse, ReplayResponse
 from .services.replay import episode_replay
 from .services.videos import FORMATS, episode_video
 from .views import ERRORS, JSONErrors
 
+# Episodes read from the database and written out as CSV at a time: all a CSV export holds in memory.
+CSV_CHUNK = 2000
 EPISODE_ID = [OpenApiParameter("episode_id", int, OpenApiParameter.PATH, description="The episode's id.")]
 EPISODE_ERRORS = {404: OpenApiResponse(ErrorResponse, description="No such episode (or another key's).")}
 REPLAY_ERRORS = {
     409: OpenApiResponse(ErrorResponse, description="It cannot be replayed: the code and detail say why."),
+    503: OpenApiResponse(ErrorResponse, description="As many replays and renders as GYMAPI_MAX_REPLAYS run already."),
     504: OpenApiResponse(ErrorResponse, description="The replay took longer than GYMAPI_REPLAY_TIMEOUT."),
     **EPISODE_ERRORS,
 }
@@ -59,6 +63,27 @@ class NewestFirst(CursorPagination):
             raise serializers.ValidationError(
                 {self.cursor_query_param: ["Not a cursor of this list: follow the next and previous links."]}
             ) from None
+
+
+def episodes_csv(request, episodes):
+    """``episodes`` (a queryset) as a streaming CSV response, read and sent ``CSV_CHUNK`` rows at a time.
+
+    Served over ASGI the rows come from an asynchronous iterator: Django reads a
+    synchronous one into a list before it sends a byte. Under WSGI (the test
+    client, ``gymapi.wsgi``) a synchronous iterator is what streams.
+    """
+    columns = selectors.EPISODE_COLUMNS
+    if isinstance(request._request, ASGIRequest):
+        async def rows():
+            async for episode in episodes.aiterator(chunk_size=CSV_CHUNK):
+                yield selectors.episode_summary(episode)
+
+        content = acsv_chunks(columns, rows(), CSV_CHUNK)
+    else:
+        content = csv_chunks(columns, map(selectors.episode_summary, episodes.iterator(chunk_size=CSV_CHUNK)), CSV_CHUNK)
+    response = StreamingHttpResponse(content, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = 'attachment; filename="episodes.csv"'
+    return response
 
 
 class CSVByFormat(DefaultContentNegotiation):
@@ -105,10 +130,7 @@ class EpisodeViewSet(viewsets.GenericViewSet):
     def list(self, request):
         episodes = self.filter_queryset(self.get_queryset())
         if isinstance(request.accepted_renderer, CSVRenderer):
-            rows = map(selectors.episode_summary, episodes.iterator(chunk_size=2000))
-            response = StreamingHttpResponse(csv_lines(selectors.EPISODE_COLUMNS, rows), content_type="text/csv; charset=utf-8")
-            response["Content-Disposition"] = 'attachment; filename="episodes.csv"'
-            return response
+            return episodes_csv(request, episodes)
         page = self.paginate_queryset(episodes)
         return self.get_paginated_response([selectors.episode_summary(episode) for episode in page])
 
@@ -138,7 +160,7 @@ class EpisodeViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["get"], url_path=r"video\.(?P<fmt>mp4|gif)", content_negotiation_class=JSONErrors)
     def video(self, request, episode_id, fmt):
-        path, content_type = episode_video(episode_id=episode_id, caller=request.caller, fmt=fmt)
-        response = FileResponse(path.open("rb"), content_type=content_type)
+        file, content_type = episode_video(episode_id=episode_id, caller=request.caller, fmt=fmt)
+        response = FileResponse(file, content_type=content_type)
         response["Cache-Control"] = "private, max-age=86400"  # an ended episode's video never changes
         return response

@@ -145,7 +145,9 @@ if os.getenv("REDIS_URL"):
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [os.environ["REDIS_URL"]]},
+            # The prefix of every key and channel the layer makes in Redis (channels-redis's
+            # default, "asgi"): deployments or test runs sharing one Redis database stay apart by it.
+            "CONFIG": {"hosts": [os.environ["REDIS_URL"]], "prefix": os.getenv("GYMAPI_CHANNEL_PREFIX", "asgi")},
         }
     }
 else:
@@ -225,6 +227,12 @@ GYMAPI_RECORD_ACTIONS = envbool("GYMAPI_RECORD_ACTIONS", "1")
 # video render may take before it is given up.
 GYMAPI_REPLAY_MAX_STEPS = envint("GYMAPI_REPLAY_MAX_STEPS", "100000")
 GYMAPI_REPLAY_TIMEOUT = envfloat("GYMAPI_REPLAY_TIMEOUT", "120")
+# Replays and video renders served at once by this server process (each builds an
+# environment, a video's an ffmpeg too); past it they are answered 503. 0: no bound.
+GYMAPI_MAX_REPLAYS = envint("GYMAPI_MAX_REPLAYS", "2")
+# Megabytes of episode videos kept under MEDIA_ROOT/episodes/; each video written
+# removes the oldest written until they fit. 0: no bound.
+GYMAPI_MAX_VIDEO_MB = envfloat("GYMAPI_MAX_VIDEO_MB", "1024")
 # Cheap steps and resets answered on the event loop (envs/http/dispatch.py). Off, every
 # call is made in a thread: for environments that may hang, since a call on the
 # loop cannot be abandoned.

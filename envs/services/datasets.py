@@ -1,13 +1,16 @@
 """Minari datasets of recorded episodes (``manage.py export_minari``; README, Episodes).
 
-Observations are not recorded (a Pong frame a step would be 100 KB a step):
-each selected episode is replayed instead, in a fresh environment of its id
-and kwargs, and its observations, rewards, terminations, truncations and infos
-are those the replay gives, its return checked against the recorded one (a
-mismatch fails the whole export, naming the episode, and leaves no dataset).
-The dataset is written by Minari (0.5.x, its default HDF5 storage) under
-``MINARI_DATASETS_PATH`` as Minari resolves it (else ``~/.minari/datasets``),
-in batches, so that a long export never holds every episode in memory.
+Observations are not recorded (an image observation a step would dwarf every
+other column): each selected episode is replayed instead, in a fresh
+environment of its id and kwargs, and its observations, rewards, terminations,
+truncations and infos are those the replay gives, its return checked against
+the recorded one (a mismatch fails the whole export, naming the episode, and
+leaves no dataset). The dataset is written by Minari (0.5.x, its default HDF5
+storage) under ``MINARI_DATASETS_PATH`` as Minari resolves it (else
+``~/.minari/datasets``), in batches of replayed steps. The episode rows are
+read ``CHUNK`` at a time, twice (once to check them all before anything is
+written, once to replay them), so that a long export never holds every
+episode, nor every episode's actions, in memory: only the ids of those kept.
 """
 
 import shutil
@@ -20,6 +23,8 @@ from .replay import replay_checked, replay_refusal
 
 # Steps replayed into memory before they are written to the dataset.
 BATCH_STEPS = 20_000
+# Episode rows (each with its actions) read from the database at a time.
+CHUNK = 500
 
 
 class DatasetError(Exception):
@@ -33,34 +38,36 @@ def dataset_export(*, dataset_id, episodes, author=None, description=None, skip_
     import minari  # loaded for an export only
     from minari.storage import get_dataset_path
 
-    episodes = list(episodes.select_related("instance").order_by("id"))
-    kept = []
-    for episode in episodes:
+    episodes = episodes.select_related("instance").order_by("id")
+    kept, made, instance = set(), set(), None
+    for episode in episodes.iterator(chunk_size=CHUNK):
         refusal = replay_refusal(episode)
         if refusal is None:
-            kept.append(episode)
+            kept.add(episode.pk)
+            made.add((episode.instance.env_id, _key(episode.instance.kwargs), episode.instance.max_episode_steps))
+            instance = instance or episode.instance
         elif skip_unreplayable:
             log(f"Left out: {refusal.detail}")
         else:
             raise DatasetError(f"{refusal.detail} (--skip-unreplayable leaves such episodes out)")
     if not kept:
         raise DatasetError("No replayable episode matches: nothing to export.")
-    made = {(e.instance.env_id, _key(e.instance.kwargs), e.instance.max_episode_steps) for e in kept}
     if len(made) > 1:
         listed = "; ".join(f"{env_id} {kwargs} (max_episode_steps {steps})" for env_id, kwargs, steps in sorted(made, key=str))
         raise DatasetError(f"A dataset holds episodes of one environment; these come from several: {listed}. Filter by --env-id or --instance.")
-    instance = kept[0].instance
     env = gym.make(instance.env_id, **(instance.kwargs or {}), **_limit(instance))
     spec, observation_space, action_space = env.spec, env.observation_space, env.action_space
     env.close()
     path = get_dataset_path(dataset_id)
     if path.exists():
         raise DatasetError(f"A Minari dataset {dataset_id} already exists at {path}.")
-    dataset, batch, steps = None, [], 0
+    dataset, batch, steps, written = None, [], 0, 0
     try:
-        for episode in kept:
+        for episode in episodes.filter(pk__gte=min(kept)).iterator(chunk_size=CHUNK):
+            if episode.pk not in kept:  # left out above, or recorded since
+                continue
             batch.append(_replayed(episode, observation_space, action_space))
-            steps += episode.steps
+            steps, written = steps + episode.steps, written + 1
             if steps >= BATCH_STEPS:
                 dataset = _write(minari, dataset, dataset_id, batch, spec, author, description)
                 batch, steps = [], 0
@@ -69,7 +76,7 @@ def dataset_export(*, dataset_id, episodes, author=None, description=None, skip_
     except BaseException:
         shutil.rmtree(path, ignore_errors=True)  # a dataset is written whole or not at all
         raise
-    log(f"Wrote {len(kept)} episode(s) of {instance.env_id} to the Minari dataset {dataset_id} at {path}.")
+    log(f"Wrote {written} episode(s) of {instance.env_id} to the Minari dataset {dataset_id} at {path}.")
     return dataset
 
 

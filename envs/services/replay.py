@@ -8,16 +8,25 @@ Gymnasium's ``spec.nondeterministic`` refuses it before anything runs, and a
 replay whose steps, return or end differ from the recorded ones proves it.
 Either way the answer is a 409 that says why, never a replay that pretends.
 
-Replays run in the caller's thread (a Django view, a command), never on the
-event loop, each bounded by ``GYMAPI_REPLAY_MAX_STEPS`` and ``GYMAPI_REPLAY_TIMEOUT``.
+A replay served over HTTP (and a video's render, videos.py) runs in a worker
+thread of its own, never on the event loop, through ``bounded``: at most
+``GYMAPI_MAX_REPLAYS`` of them at once in this process, each given up after
+``GYMAPI_REPLAY_TIMEOUT`` seconds whatever it is doing (building the
+environment, stepping it, rendering, encoding). ``manage.py export_minari``
+replays in its own process, one episode after another, with
+``replay_checked`` alone. Every replay is bounded by
+``GYMAPI_REPLAY_MAX_STEPS``.
 """
+
+import threading
 
 import gymnasium as gym
 from django.conf import settings
+from django.db import connections
 from gymapi_client.spaces import encode_float
 
 from ..actions import ActionsError, action_count
-from ..errors import ApiError, EpisodeNotFound, NotReplayable
+from ..errors import ApiError, EpisodeNotFound, NotReplayable, ReplaysBusy, ReplayTimeout
 from ..models import Episode
 from ..runtime import replay as runtime_replay
 
@@ -126,10 +135,73 @@ def replay_checked(episode, *, render_mode=None, on_reset=None, on_step=None):
     return replayed
 
 
+class _Slots:
+    """The replays and renders running in this process, at most ``GYMAPI_MAX_REPLAYS`` (0: no bound)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.busy = 0
+
+    def take(self):
+        with self._lock:
+            cap = settings.GYMAPI_MAX_REPLAYS
+            if cap and self.busy >= cap:
+                raise ReplaysBusy(cap)
+            self.busy += 1
+
+    def give(self):
+        with self._lock:
+            self.busy -= 1
+
+
+slots = _Slots()
+
+
+def bounded(work, *, what):
+    """Run ``work()`` in a worker thread holding one of the process's replay slots and
+    return what it returns, or raise what it raised.
+
+    Raises ``ReplaysBusy`` (503) when every slot is taken, and ``ReplayTimeout`` (504)
+    when ``work`` runs past ``GYMAPI_REPLAY_TIMEOUT``; ``what`` names it in that error.
+    A worker given up on cannot be stopped (Python threads cannot be killed): it keeps
+    its slot until it ends, so that abandoned replays still count against the bound.
+    """
+    slots.take()
+    done, outcome = threading.Event(), {}
+
+    def run():
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the caller, who raises it
+            outcome["error"] = error
+        finally:
+            connections.close_all()  # this thread's own, should the work have used the database
+            slots.give()
+            done.set()
+
+    try:
+        threading.Thread(target=run, name=f"replay: {what}", daemon=True).start()
+    except BaseException:
+        slots.give()
+        raise
+    timeout = settings.GYMAPI_REPLAY_TIMEOUT or None
+    if not done.wait(timeout):
+        raise ReplayTimeout(
+            f"{what} took more than {timeout:g} s (GYMAPI_REPLAY_TIMEOUT) and was given up; the server keeps its "
+            "slot (GYMAPI_MAX_REPLAYS) until its environment lets go."
+        )
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def episode_replay(*, episode_id, caller):
     """``GET /v1/episodes/{id}/replay/``: the episode re-run from its seed, options and actions."""
     episode = episode_get(episode_id=episode_id, caller=caller)
-    replayed = replay_checked(episode)
+    refusal = replay_refusal(episode)
+    if refusal is not None:  # answered without a slot: nothing would run
+        raise refusal
+    replayed = bounded(lambda: replay_checked(episode), what=f"The replay of episode {episode.pk}")
     return {
         "reproduced": True,
         "steps": replayed.steps,

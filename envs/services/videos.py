@@ -2,11 +2,15 @@
 state (its reset's included), encoded by the ffmpeg that imageio-ffmpeg ships.
 
 Each video is made once and kept under ``MEDIA_ROOT/episodes/`` by episode id:
-an ended episode never changes. Frames go to ffmpeg as they are drawn, so a
-long episode never sits in memory; the render runs in the request's thread,
-bounded by ``GYMAPI_REPLAY_MAX_STEPS`` and ``GYMAPI_REPLAY_TIMEOUT``. Two
-requests for the same video render it once: the second waits for the first
-and is answered from the file it made.
+an ended episode never changes. Those kept take at most ``GYMAPI_MAX_VIDEO_MB``:
+each video written evicts the oldest written until they fit (the new one is
+kept, whatever its size), and an evicted video is made again when asked for.
+Frames go to ffmpeg as they are drawn, so a long episode never sits in memory.
+The render (the environment built, replayed and drawn, ffmpeg's encoding) runs
+in a worker thread that takes one of the replays' slots (replay.py,
+``bounded``: ``GYMAPI_MAX_REPLAYS``, ``GYMAPI_REPLAY_TIMEOUT``). Two requests
+for the same video render it once: the second waits for the first and is
+answered from the file it made.
 """
 
 import contextlib
@@ -18,7 +22,7 @@ from pathlib import Path
 from django.conf import settings
 
 from ..errors import NotReplayable
-from .replay import episode_get, replay_checked
+from .replay import bounded, episode_get, replay_checked
 
 FORMATS = {"mp4": "video/mp4", "gif": "image/gif"}
 # A GIF's frames at most this wide: its palette is worked out over every frame, slow at full size.
@@ -50,23 +54,59 @@ class _Renders:
 renders = _Renders()
 
 
+# Eviction lists and removes the kept videos one writer at a time.
+evicting = threading.Lock()
+
+
 def video_path(episode_id, fmt):
+    """Where the video of episode ``episode_id`` as ``fmt`` is kept."""
     return Path(settings.MEDIA_ROOT) / "episodes" / f"{episode_id}.{fmt}"
 
 
 def episode_video(*, episode_id, caller, fmt):
-    """The video of an ended episode as ``fmt`` (``mp4`` or ``gif``): ``(path, content type)``."""
+    """The video of an ended episode as ``fmt`` (``mp4`` or ``gif``): ``(file open for
+    reading, content type)``, made first if it is not kept."""
     episode = episode_get(episode_id=episode_id, caller=caller)
     if episode.ended_at is None:
         raise NotReplayable(
             f"Episode {episode.pk} is still running: its video is made once it has ended.", code="episode_running"
         )
     path = video_path(episode.pk, fmt)
-    if not path.exists():
+    # Opened rather than checked for: an open file is read whole even if another render evicts it meanwhile.
+    # Made again when it was evicted between its render and this open (only under a cap a few videos fill).
+    while True:
+        try:
+            return path.open("rb"), FORMATS[fmt]
+        except FileNotFoundError:
+            pass
         with renders.holding((episode.pk, fmt)):
-            if not path.exists():  # the request we waited for has made it
-                _render(episode, path, fmt)
-    return path, FORMATS[fmt]
+            if not path.exists():  # else the request we waited for has made it
+                bounded(lambda: _render(episode, path, fmt), what=f"The {fmt} video of episode {episode.pk}")
+
+
+def evict(keep):
+    """Remove the oldest kept videos (by when they were written) until those left take
+    at most ``GYMAPI_MAX_VIDEO_MB``; ``keep``, the one just written, stays."""
+    cap = settings.GYMAPI_MAX_VIDEO_MB * 2**20
+    if not cap:
+        return
+    with evicting:
+        kept = []
+        for path in keep.parent.iterdir():
+            if path.name.startswith(".") or path.suffix[1:] not in FORMATS:  # renders under way, stray files
+                continue
+            try:
+                stat = path.stat()
+            except FileNotFoundError:
+                continue
+            kept.append((stat.st_mtime, path.name, stat.st_size, path))
+        total = sum(size for _, _, size, _ in kept)
+        for _, _, size, path in sorted(kept):
+            if total <= cap:
+                break
+            if path != keep:
+                path.unlink(missing_ok=True)
+                total -= size
 
 
 def _render(episode, path, fmt):
@@ -98,6 +138,7 @@ def _render(episode, path, fmt):
         os.replace(partial, path)  # whole or not at all: a reader never sees half a file
     finally:
         partial.unlink(missing_ok=True)
+    evict(keep=path)
 
 
 def _unrenderable(episode, error):

@@ -3,9 +3,11 @@ of ``make test`` runs them, since fronts share a PostgreSQL database).
 
 One Ray cluster for the whole session, owned by the test process (``ray.init``: ``ray.shutdown``
 stops every process of it), joined by the fronts, real server processes, with token
-authentication on. Fronts share a throwaway PostgreSQL database and a Redis database.
+authentication on. Fronts share a throwaway PostgreSQL database and a Redis database, in which
+the session's channel layer keys carry a prefix of their own (others may use that database too).
 """
 
+import contextlib
 import os
 import shutil
 import tempfile
@@ -21,6 +23,8 @@ from gymapi.testing.server import ServerProcess
 
 POSTGRES_URL = os.getenv("TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.getenv("TEST_CLUSTER_REDIS_URL", "redis://127.0.0.1:6379/9")
+# This session's channel layer keys and channels in that database (GYMAPI_CHANNEL_PREFIX).
+CHANNEL_PREFIX = f"gymapi-cluster-{uuid.uuid4().hex[:10]}"
 
 
 def start_cluster():
@@ -70,7 +74,7 @@ def front(tmp_path_factory, address, database, **env):
     return ServerProcess(
         tmp_path_factory.mktemp("front"),
         GYMAPI_RUNTIME="ray", RAY_ADDRESS=address, RAY_AUTH_MODE="token", DATABASE_URL=database.url, REDIS_URL=REDIS_URL,
-        GYMAPI_ENV_PACKAGES="envs.tests.faulty_envs", LOG_LEVEL="INFO", **env,
+        GYMAPI_CHANNEL_PREFIX=CHANNEL_PREFIX, GYMAPI_ENV_PACKAGES="envs.tests.faulty_envs", LOG_LEVEL="INFO", **env,
     ).start()
 
 
@@ -94,17 +98,24 @@ def wait_until(predicate, seconds=30, what="the condition"):
 def cluster(tmp_path_factory):
     """``(address, database, front_a, front_b)``: one Ray cluster, two fronts sharing a database."""
     address, temp = start_cluster()
-    redis.Redis.from_url(REDIS_URL).flushdb()
     try:
-        with Database() as database:
+        # Leaving the block stops every front started (the first too when the second fails to start),
+        # then drops the database.
+        with Database() as database, contextlib.ExitStack() as started:
             fronts = [
-                front(tmp_path_factory, address, database, GYMAPI_MAX_INSTANCES="12", GYMAPI_MAX_INSTANCES_PER_KEY="0")
+                started.enter_context(
+                    front(tmp_path_factory, address, database, GYMAPI_MAX_INSTANCES="12", GYMAPI_MAX_INSTANCES_PER_KEY="0")
+                )
                 for _ in range(2)
             ]
-            try:
-                yield address, database, *fronts
-            finally:
-                for server in fronts:
-                    server.stop()
+            yield address, database, *fronts
     finally:
         stop_cluster(temp)
+        forget_channels()
+
+
+def forget_channels():
+    """Remove what this session's fronts left in Redis (the layer's keys expire anyway, a day at most)."""
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(match=f"{CHANNEL_PREFIX}*", count=1000):
+        client.delete(key)

@@ -7,6 +7,7 @@ across fronts; one environment that dies takes nothing else with it.
 """
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -20,7 +21,7 @@ import websockets
 
 from gymapi.testing.server import BASE_DIR, free_port
 
-from .cluster import Database, call, cluster, front, wait_until  # noqa: F401 (fixtures)
+from .cluster import CHANNEL_PREFIX, REDIS_URL, Database, call, cluster, front, wait_until  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.cluster
 
@@ -203,12 +204,11 @@ def test_an_environment_that_aborts_its_process_takes_only_itself_down(cluster):
 
 def test_a_front_killed_leaves_its_instances_to_the_others_and_a_new_one_marks_none_lost(cluster, tmp_path_factory):
     address, database, a, _ = cluster
-    doomed = front(tmp_path_factory, address, database)
-    instance_id = create(doomed, seed=5)
-    call(doomed, "POST", f"/v1/envs/{instance_id}/reset/", {}, expect=200)
-    doomed.process.kill()  # kill -9
-    doomed.process.wait()
-    doomed.stop()
+    with front(tmp_path_factory, address, database) as doomed:
+        instance_id = create(doomed, seed=5)
+        call(doomed, "POST", f"/v1/envs/{instance_id}/reset/", {}, expect=200)
+        doomed.process.kill()  # kill -9
+        doomed.process.wait()
     play(a, instance_id)
     newcomer = front(tmp_path_factory, address, database)
     try:
@@ -221,14 +221,13 @@ def test_a_front_killed_leaves_its_instances_to_the_others_and_a_new_one_marks_n
 
 def test_one_front_reaps_the_clusters_idle_instances(cluster, tmp_path_factory):
     address = cluster[0]
-    with Database() as database:  # fronts of their own: one of the shared ones would lead, idle an hour
-        reapers = [front(tmp_path_factory, address, database, GYMAPI_IDLE_SECONDS="2", GYMAPI_REAP_INTERVAL="0.5")
-                   for _ in range(2)]
-        try:
-            _reaped_once(database, reapers)
-        finally:
-            for reaper in reapers:
-                reaper.stop()
+    # Fronts of their own (one of the shared ones would lead, idle an hour), each stopped whatever fails after its start.
+    with Database() as database, contextlib.ExitStack() as started:
+        reapers = [
+            started.enter_context(front(tmp_path_factory, address, database, GYMAPI_IDLE_SECONDS="2", GYMAPI_REAP_INTERVAL="0.5"))
+            for _ in range(2)
+        ]
+        _reaped_once(database, reapers)
 
 
 def _reaped_once(database, reapers):
@@ -295,7 +294,7 @@ def test_make_cluster_says_what_it_needs(tmp_path):
     missing = subprocess.run([sys.executable, "-m", "gymapi.cluster"], cwd=BASE_DIR, env=env, capture_output=True, text=True)
     assert missing.returncode == 2 and "DATABASE_URL must name the PostgreSQL database" in missing.stderr
     env["DATABASE_URL"] = "postgres://postgres@127.0.0.1:1/nothing"
-    env["REDIS_URL"] = "redis://127.0.0.1:6379/9"
+    env["REDIS_URL"] = REDIS_URL
     silent = subprocess.run([sys.executable, "-m", "gymapi.cluster"], cwd=BASE_DIR, env=env, capture_output=True, text=True)
     assert silent.returncode == 2 and "PostgreSQL at DATABASE_URL does not answer" in silent.stderr
 
@@ -303,8 +302,8 @@ def test_make_cluster_says_what_it_needs(tmp_path):
 def test_make_cluster_starts_a_head_and_fronts_and_stops_them_all(cluster):
     _, database, _, _ = cluster
     port, ray_port = free_port(), free_port()
-    env = {**os.environ, "DATABASE_URL": database.url, "REDIS_URL": "redis://127.0.0.1:6379/9", "FRONTS": "2",
-           "PORT": str(port), "RAY_PORT": str(ray_port)}
+    env = {**os.environ, "DATABASE_URL": database.url, "REDIS_URL": REDIS_URL, "GYMAPI_CHANNEL_PREFIX": CHANNEL_PREFIX,
+           "FRONTS": "2", "PORT": str(port), "RAY_PORT": str(ray_port)}
     env.pop("RAY_ADDRESS", None)
     supervisor = subprocess.Popen([sys.executable, "-m", "gymapi.cluster"], cwd=BASE_DIR, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)

@@ -161,6 +161,18 @@ def test_it_refuses_a_field_of_the_wrong_type_naming_it(api, db, field, value):
     assert set(error) == {"detail", "code", "fields"}
 
 
+@pytest.mark.parametrize("path", ["/v1/envs/", "/v1/vector_envs/"])
+@pytest.mark.parametrize("value", ["1", True, "0.5", [1]])
+def test_it_refuses_a_num_cpus_that_is_not_a_number_before_asking_the_runtime(api, db, path, value):
+    # Read as 1.0 (or 0.5), it would pass the type check and be refused here only for the local runtime.
+    body = {"env_id": "CartPole-v1", **({"num_envs": 2} if "vector" in path else {})}
+    response = create(api, {**body, "num_cpus": value}, path)
+    assert response.status_code == 400 and response.json()["fields"] == {"num_cpus": ["A valid number is required."]}
+    assert EnvInstance.objects.count() == 0 and runtime.ids() == []
+    number = create(api, {**body, "num_cpus": 1}, path).json()  # a number passes, to the runtime's own check
+    assert "only on the Ray runtime" in number["fields"]["num_cpus"][0]
+
+
 def test_it_refuses_a_module_colon_name_id(api, db):
     error = assert_refused(api, {"env_id": "os:system"}, "env_id", code="env_id_not_allowed")
     assert "module:Name" in error["detail"]

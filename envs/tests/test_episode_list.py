@@ -5,8 +5,11 @@ import csv
 import io
 
 import pytest
+from django.test import AsyncClient
+from django.utils import timezone
 
-from envs.models import Episode
+from envs import selectors, views_episodes
+from envs.models import EnvInstance, Episode
 
 from .episodes import play, played
 from .keyed import alice, bob, client_with, create, keys_on  # noqa: F401 - fixtures
@@ -135,6 +138,31 @@ def test_it_exports_the_same_rows_as_csv(api, how):
     assert [int(row["id"]) for row in rows] == [row["id"] for row in listed]
     assert set(rows[0]) == FIELDS
     assert (rows[0]["terminated"], float(rows[0]["return"]), rows[0]["seed"]) == ("true", listed[0]["return"], "2")
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)  # the rows are read from the threads Django's ASGI handler runs sync code in
+async def test_over_asgi_the_csv_is_read_and_sent_a_chunk_of_rows_at_a_time(monkeypatch):
+    instance = await EnvInstance.objects.acreate(env_id="CartPole-v1")
+    await Episode.objects.abulk_create(
+        Episode(instance=instance, number=number, steps=number, total_reward=float(number), ended_at=timezone.now())
+        for number in range(1, 251)
+    )
+    monkeypatch.setattr(views_episodes, "CSV_CHUNK", 100)
+    summarized = []
+    summary = selectors.episode_summary
+    monkeypatch.setattr(selectors, "episode_summary", lambda episode: summarized.append(episode.pk) or summary(episode))
+    response = await AsyncClient().get("/v1/episodes/?format=csv")
+    assert response.status_code == 200 and response["Content-Type"].startswith("text/csv")
+    assert response.streaming and response.is_async  # Django sends it as it comes, never reading it into a list
+    chunks, summarized_by_each = [], []
+    async for chunk in response.streaming_content:
+        chunks.append(chunk)
+        summarized_by_each.append(len(summarized))
+    assert summarized_by_each == [0, 100, 200, 250]  # the header, then no more rows read than one chunk sends
+    rows = list(csv.DictReader(io.StringIO(b"".join(chunks).decode())))
+    assert [int(row["number"]) for row in rows] == list(range(250, 0, -1))
+    assert set(rows[0]) == FIELDS and (rows[0]["steps"], rows[0]["return"], rows[0]["outcome"]) == ("250", "250.0", "interrupted")
 
 
 def test_with_keys_each_key_lists_only_its_own_instances_episodes(keys_on, alice, bob):

@@ -2,13 +2,17 @@
 generator's state saved before an unseeded reset), options and actions; a 409 that says why when it
 cannot be, never a replay that pretends."""
 
+import threading
+
 import gymnasium as gym
 import pytest
 
 from envs.actions import encode_actions
 from envs.models import Episode
+from envs.services.replay import slots
 
 from .episodes import play, played
+from .faulty_envs import SlowToBuildEnv, reset_events
 
 pytestmark = pytest.mark.django_db
 
@@ -177,6 +181,69 @@ def test_a_replay_past_its_time_is_given_up(api, settings):
     response = replay(api, Episode.objects.get())
     assert (response.status_code, response.json()["code"]) == (504, "replay_timeout")
     assert "GYMAPI_REPLAY_TIMEOUT" in response.json()["detail"]
+
+
+def slots_freed():
+    """Wait (at most 30 s) until no replay holds a slot, the abandoned ones included."""
+    for _ in range(300):
+        if not slots.busy:
+            return
+        threading.Event().wait(0.1)
+    pytest.fail(f"{slots.busy} replay(s) still hold a slot")
+
+
+@pytest.fixture
+def hanging_episode(api, make_instance):
+    """An episode of an environment whose constructor waits for ``SlowToBuildEnv.release``: its
+    replays hang in ``gym.make``, where no check between steps reaches, until the test releases it."""
+    release = reset_events(SlowToBuildEnv)
+    release()  # built at once while the episode is played
+    instance_id = make_instance("gymapi-test/SlowToBuild-v0")
+    play(api, instance_id, seed=0, policy=lambda step: 0, steps=3)
+    api.delete(f"/v1/envs/{instance_id}/")
+    release = reset_events(SlowToBuildEnv)
+    yield Episode.objects.get(instance_id=instance_id)
+    release()
+    slots_freed()  # the abandoned replay ends and gives its slot back before the next test
+
+
+def test_a_replay_that_hangs_building_its_environment_is_given_up_and_keeps_its_slot(api, hanging_episode, settings):
+    settings.GYMAPI_REPLAY_TIMEOUT = 0.2
+    settings.GYMAPI_MAX_REPLAYS = 1
+    response = replay(api, hanging_episode)
+    assert (response.status_code, response.json()["code"]) == (504, "replay_timeout")
+    assert "GYMAPI_REPLAY_TIMEOUT" in response.json()["detail"]
+    assert SlowToBuildEnv.entered.wait(30)
+    # The abandoned replay still holds the only slot: the bound counts it until its environment lets go.
+    busy = replay(api, hanging_episode)
+    assert (busy.status_code, busy.json()["code"], busy["Retry-After"]) == (503, "replays_busy", "5")
+    assert "GYMAPI_MAX_REPLAYS" in busy.json()["detail"]
+    SlowToBuildEnv.release.set()
+    slots_freed()
+    settings.GYMAPI_REPLAY_TIMEOUT = 120
+    assert_reproduced(api, hanging_episode)
+
+
+def test_a_replay_is_refused_while_every_slot_is_taken(api, settings):
+    played(api)
+    settings.GYMAPI_MAX_REPLAYS = 2
+    slots.take(), slots.take()  # two replays or renders under way
+    try:
+        response = replay(api, Episode.objects.get())
+    finally:
+        slots.give(), slots.give()
+    assert (response.status_code, response.json()["code"], response["Retry-After"]) == (503, "replays_busy", "5")
+    assert_reproduced(api, Episode.objects.get())
+
+
+def test_an_episode_that_cannot_be_replayed_is_refused_without_a_slot(api, settings):
+    played(api, record_actions=False)
+    settings.GYMAPI_MAX_REPLAYS = 1
+    slots.take()
+    try:
+        refused(api, Episode.objects.get(), "actions_not_recorded")
+    finally:
+        slots.give()
 
 
 def test_an_unknown_episode_is_a_404(api):

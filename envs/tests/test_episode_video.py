@@ -2,6 +2,7 @@
 state (its reset's included), made once and kept under MEDIA_ROOT; a second request for a video being
 made waits for it."""
 
+import os
 import threading
 
 import imageio_ffmpeg
@@ -9,6 +10,7 @@ import pytest
 
 from envs.models import Episode
 from envs.services import videos
+from envs.services.replay import slots
 
 from .episodes import play, played
 
@@ -103,3 +105,49 @@ def test_a_video_that_fails_leaves_no_file(api, media, monkeypatch):
 def test_an_unknown_episodes_video_is_a_404(api, media):
     response = api.get("/v1/episodes/4242/video.mp4", HTTP_ACCEPT="video/mp4")
     assert (response.status_code, response.json()["code"]) == (404, "episode_not_found")
+
+
+@pytest.mark.django_db
+def test_a_video_is_refused_while_replays_take_every_slot(api, media, settings):
+    played(api)
+    settings.GYMAPI_MAX_REPLAYS = 1
+    slots.take()  # a replay under way: replays and renders share the bound
+    try:
+        response = api.get(f"/v1/episodes/{Episode.objects.get().id}/video.mp4")
+    finally:
+        slots.give()
+    assert (response.status_code, response.json()["code"], response["Retry-After"]) == (503, "replays_busy", "5")
+    assert not (media / "episodes").exists()
+
+
+def kept_videos(media, sizes):
+    """Videos already kept, ``{name: kilobytes}``, written one after another in that order."""
+    folder = media / "episodes"
+    folder.mkdir(exist_ok=True)
+    for age, (name, kilobytes) in enumerate(sizes.items()):
+        (folder / name).write_bytes(b"x" * kilobytes * 1024)
+        os.utime(folder / name, (1_000_000 + age, 1_000_000 + age))
+    return folder
+
+
+@pytest.mark.django_db
+def test_writing_a_video_evicts_the_oldest_kept_until_they_fit(api, media, settings):
+    played(api)
+    settings.GYMAPI_MAX_VIDEO_MB = 1
+    folder = kept_videos(media, {"9007.gif": 400, "9005.mp4": 400, "9006.mp4": 400})
+    (folder / ".a1b2.8.mp4").write_bytes(b"x" * 400 * 1024)  # another render's file, still being written
+    episode = Episode.objects.get()
+    response = api.get(f"/v1/episodes/{episode.id}/video.mp4")
+    assert response.status_code == 200 and body(response)[4:8] == b"ftyp"
+    assert sorted(path.name for path in folder.iterdir()) == sorted([".a1b2.8.mp4", "9005.mp4", "9006.mp4", f"{episode.id}.mp4"])
+
+
+def test_the_video_just_written_is_kept_even_alone_past_the_cap(media, settings):
+    settings.GYMAPI_MAX_VIDEO_MB = 0.5
+    folder = kept_videos(media, {"1.mp4": 100, "2.gif": 600})
+    videos.evict(keep=folder / "2.gif")
+    assert [path.name for path in folder.iterdir()] == ["2.gif"]
+    settings.GYMAPI_MAX_VIDEO_MB = 0  # no bound
+    kept_videos(media, {"3.mp4": 2000})
+    videos.evict(keep=folder / "3.mp4")
+    assert sorted(path.name for path in folder.iterdir()) == ["2.gif", "3.mp4"]

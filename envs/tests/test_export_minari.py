@@ -11,6 +11,7 @@ from django.core.management import CommandError, call_command
 
 from envs.actions import encode_actions
 from envs.models import Episode
+from envs.services import datasets as service
 
 from .episodes import play, played
 
@@ -69,6 +70,26 @@ def test_a_filter_of_the_wrong_type_is_refused_naming_it(api, datasets):
     with pytest.raises(CommandError, match="--min-steps: Enter a whole number"):
         export("gymapi/x-v0", "--min-steps", "many")
     assert not any(datasets.iterdir())
+
+
+def test_a_bad_instance_is_refused_naming_the_option_typed(api, datasets):
+    played(api)
+    with pytest.raises(CommandError, match="^--instance: ") as refused:
+        export("gymapi/x-v0", "--instance", "not-an-id")
+    assert "--instance-id" not in str(refused.value)
+    assert not any(datasets.iterdir())
+
+
+def test_it_reads_the_episodes_a_chunk_at_a_time(api, datasets, monkeypatch):
+    monkeypatch.setattr(service, "CHUNK", 2)
+    played(api, episodes=3)
+    played(api, record_actions=False)
+    played(api, episodes=2)
+    said = export("gymapi/chunked-v0", "--skip-unreplayable")
+    assert said.count("Left out: Episode") == 1 and "Wrote 5 episode(s)" in said
+    replayable = Episode.objects.exclude(actions=None).order_by("id")
+    loaded = list(minari.load_dataset("gymapi/chunked-v0").iterate_episodes())
+    assert [float(np.sum(episode.rewards)) for episode in loaded] == [episode.total_reward for episode in replayable]
 
 
 def test_a_return_that_differs_fails_naming_the_episode_and_leaves_no_dataset(api, datasets):

@@ -20,13 +20,11 @@ def start(tmp_path, name, database_url):
 
 
 def test_a_second_server_leaves_the_first_ones_instances_alone(tmp_path, database_url):
-    first = start(tmp_path, "first", database_url)
-    try:
+    with start(tmp_path, "first", database_url) as first:
         created = requests.post(f"{first.url}/v1/envs/", json={"env_id": "CartPole-v1"}, timeout=30).json()
         instance_id = created["instance_id"]
         assert requests.post(f"{first.url}/v1/envs/{instance_id}/reset/", json={}, timeout=30).status_code == 200
-        second = start(tmp_path, "second", database_url)
-        try:
+        with start(tmp_path, "second", database_url) as second:
             elsewhere = requests.get(f"{second.url}/v1/envs/{instance_id}/", timeout=30)
             assert elsewhere.status_code == 404 and elsewhere.json()["code"] == "instance_elsewhere"
             assert f"pid {first.process.pid}" in elsewhere.json()["detail"]
@@ -37,21 +35,13 @@ def test_a_second_server_leaves_the_first_ones_instances_alone(tmp_path, databas
             first.process.wait()
             lost = requests.get(f"{second.url}/v1/envs/{instance_id}/", timeout=30)
             assert lost.status_code == 410 and lost.json()["code"] == "instance_lost"
-        finally:
-            second.stop()
-    finally:
-        first.stop()
 
 
 def test_a_server_that_starts_marks_lost_the_instances_of_one_that_ended(tmp_path, database_url):
-    first = start(tmp_path, "first", database_url)
-    instance_id = requests.post(f"{first.url}/v1/envs/", json={"env_id": "CartPole-v1"}, timeout=30).json()["instance_id"]
-    first.process.kill()  # kill -9: its instances stay recorded active
-    first.process.wait()
-    first.stop()
-    second = start(tmp_path, "second", database_url)
-    try:
+    with start(tmp_path, "first", database_url) as first:
+        instance_id = requests.post(f"{first.url}/v1/envs/", json={"env_id": "CartPole-v1"}, timeout=30).json()["instance_id"]
+        first.process.kill()  # kill -9: its instances stay recorded active
+        first.process.wait()
+    with start(tmp_path, "second", database_url) as second:
         status = second.manage("shell", "-c", f"from envs.models import EnvInstance; print(EnvInstance.objects.get(pk='{instance_id}').status)")
         assert status.strip().splitlines()[-1] == "lost"
-    finally:
-        second.stop()

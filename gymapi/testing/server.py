@@ -66,6 +66,13 @@ class ServerProcess:
         self.stop()
         raise RuntimeError(f"server did not answer within 60 s; see {self.log.name}")
 
+    def __enter__(self):
+        """The server, started already (``ServerProcess(...).start()``): stopped on leaving the block."""
+        return self
+
+    def __exit__(self, *exc):
+        self.stop()
+
     def manage(self, *args):
         """Run ``manage.py *args`` on this server's database; returns what it printed."""
         done = subprocess.run(

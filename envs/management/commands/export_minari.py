@@ -16,11 +16,13 @@ from envs.filters import EpisodeFilter
 from envs.models import Episode
 from envs.services.datasets import DatasetError, dataset_export
 
-# Command-line options and the API filter each one is (the filters' own names, with dashes).
+# Command-line options and the API filter each one is (mostly the filters' own names, with dashes).
 FILTERS = {
     "env_id": "env_id", "instance": "instance_id", "outcome": "outcome", "min_return": "min_return",
     "max_return": "max_return", "min_steps": "min_steps", "ended_after": "ended_after", "ended_before": "ended_before",
 }
+# Each filter's option, as the user typed it (``instance_id`` is ``--instance``).
+OPTIONS = {name: f"--{option.replace('_', '-')}" for option, name in FILTERS.items()}
 
 
 class Command(BaseCommand):
@@ -52,7 +54,7 @@ class Command(BaseCommand):
         chosen = EpisodeFilter(data, queryset=Episode.objects.all())
         if not chosen.is_valid():
             raise CommandError(
-                "; ".join(f"--{name.replace('_', '-')}: {' '.join(errors)}" for name, errors in chosen.errors.items())
+                "; ".join(f"{OPTIONS.get(name, name)}: {' '.join(errors)}" for name, errors in chosen.errors.items())
             )
         try:
             dataset_export(
