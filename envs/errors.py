@@ -76,7 +76,8 @@ class InstanceGone(ApiError):
         if status_name == "closed":
             message = f"was closed{at}"
         elif status_name == "lost":
-            message = "was lost when the server restarted; its recorded episodes are kept"
+            why = f" ({reason})" if reason else ""
+            message = f"was lost when the server restarted{why}; its recorded episodes are kept"
         elif status_name == "reaped":
             message = f"was reaped for being idle ({reason or 'untouched too long'}){at}; its recorded episodes are kept"
         elif status_name == "broken":
@@ -84,6 +85,21 @@ class InstanceGone(ApiError):
         else:
             message = f"is {status_name}"
         super().__init__(f"Instance {instance_id} {message}.", code=f"instance_{status_name}")
+
+
+class InstanceSuspended(ApiError):
+    """The instance's server stopped with it suspended: the next server to start on its host
+    rebuilds it (services/resume.py)."""
+
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "instance_suspended"
+    wait = 5  # seconds, as Retry-After
+
+    def __init__(self, instance_id):
+        super().__init__(
+            f"Instance {instance_id} is suspended: its server stopped, and the next server to start on its host "
+            "takes it up where it was; nothing was changed. Try again shortly."
+        )
 
 
 class InvalidInput(ApiError):

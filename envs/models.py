@@ -72,6 +72,9 @@ class InstanceStatus(models.TextChoices):
     LOST = "lost", "Lost"
     REAPED = "reaped", "Reaped"  # closed by the server for being idle (GYMAPI_IDLE_SECONDS)
     BROKEN = "broken", "Broken"  # its environment raised or hung; closed by the server
+    # Its server stopped (SIGTERM) with GYMAPI_RESUME on: the next server to start rebuilds it under
+    # the same id (services/resume.py).
+    SUSPENDED = "suspended", "Suspended"
 
 
 class EnvInstanceQuerySet(models.QuerySet):
@@ -170,6 +173,11 @@ class Episode(models.Model):
     )
     unreplayable = models.TextField(
         blank=True, default="", help_text="Why it cannot be replayed, when that was known as it was recorded."
+    )
+    resumable = models.BooleanField(
+        default=False,
+        help_text="Written by the server when this row covers every answer its instance gave: after a crash, the "
+        "instance is rebuilt from it (README, Restarts).",
     )
 
     objects = EpisodeQuerySet.as_manager()

@@ -4,13 +4,15 @@
 ``manage.py runserver`` both serve through uvicorn with the lifespan on, so both
 start and stop the same way:
 
-- start-up, before the first request is taken: instances a previous server
-  process left active are marked lost; the episode writer starts
-  (``GYMAPI_WRITER``); the reaper of idle instances starts; everything imported
-  so far is frozen out of the cyclic garbage collector's sight;
-- shutdown, once the requests in flight are answered: every instance is closed
-  (its running episode written as interrupted), the writer writes what it
-  holds and stops, the reaper stops.
+- start-up, before the first request is taken: the instances a previous
+  server process of this host suspended, or left active when it died, are
+  rebuilt under their ids, or marked lost when they cannot be (README,
+  Restarts); the episode writer starts (``GYMAPI_WRITER``); the sweepers
+  start (idle instances reaped, instances at rest checkpointed); everything
+  imported so far is frozen out of the cyclic garbage collector's sight;
+- shutdown, once the requests in flight are answered: the sweepers stop;
+  every instance is suspended (``GYMAPI_RESUME``) or closed (its running
+  episode written as interrupted); the writer writes what it holds and stops.
 
 Nothing is started on import: code that imports the application without
 serving it (tests, management commands) starts nothing.
@@ -26,11 +28,11 @@ from django.db import DatabaseError, connections
 from envs import events, rendering
 from envs.recording.writer import writer
 from envs.runtime import runtime
-from envs.services import lifecycle
+from envs.services import lifecycle, resume
 
 logger = logging.getLogger("gymapi")
 
-_reaper = None
+_sweepers = []
 _tasks = []  # what runs beside the requests until the shutdown
 
 
@@ -62,7 +64,6 @@ class Lifespan:
 
 async def startup():
     """Everything the server does before it takes its first request."""
-    global _reaper
     loop = asyncio.get_running_loop()
     events.watchers.loop = loop  # events of other threads are handed to it
     if runtime.remote:
@@ -74,10 +75,14 @@ async def startup():
         events.watchers.everywhere = True  # the watchers of its instances may be another front's
         _tasks.append(loop.create_task(runtime.watch_head()))
     # In a thread: Django refuses synchronous database calls on the event loop.
+    await loop.run_in_executor(None, _resume)
     await loop.run_in_executor(None, _mark_lost)
     await writer.start(settings.GYMAPI_WRITER)
     # Instances untouched for GYMAPI_IDLE_SECONDS are closed as reaped.
-    _reaper = lifecycle.Reaper(settings.GYMAPI_REAP_INTERVAL).start()
+    _sweepers.append(lifecycle.Sweeper(settings.GYMAPI_REAP_INTERVAL).start())
+    if settings.GYMAPI_RESUME and not runtime.remote:
+        # Instances at rest get rows that cover every answer they gave, for a crash.
+        _sweepers.append(lifecycle.Sweeper(max(settings.GYMAPI_FLUSH_SECONDS, 0.01), resume.checkpoint).start())
     # Everything imported so far (Django, Gymnasium, numpy, the apps) lives as long
     # as the process: out of the cyclic collector's sight, a full collection walks
     # far less (encoding an image observation as JSON builds tens of thousands of
@@ -93,12 +98,10 @@ def stopping():
 
 async def shutdown():
     """Everything the server does once the requests in flight are answered."""
-    global _reaper
     stopping()
     loop = asyncio.get_running_loop()
-    if _reaper is not None:
-        await loop.run_in_executor(None, _reaper.stop)
-        _reaper = None
+    while _sweepers:
+        await loop.run_in_executor(None, _sweepers.pop().stop)
     while _tasks:
         _tasks.pop().cancel()
     if not runtime.remote:  # a Ray actor outlives the front that made it, and any front serves it
@@ -118,10 +121,22 @@ def _mark_lost():
         connections.close_all()
 
 
+def _resume():
+    try:
+        resumed, lost = resume.instances_resume()
+    except DatabaseError as error:  # not migrated yet: nothing to rebuild
+        logger.warning("Could not rebuild the instances of a previous server process: %s", error)
+    else:
+        if resumed or lost:
+            logger.warning("Resumed %d instance(s) of a previous server process; %d lost.", resumed, lost)
+    finally:
+        connections.close_all()
+
+
 def _close_instances():
     try:
-        count = lifecycle.instances_close_all()
-        if count:
-            logger.info("Closed %d instance(s).", count)
+        suspended, closed = resume.instances_suspend()
+        if suspended or closed:
+            logger.info("Suspended %d instance(s), closed %d.", suspended, closed)
     finally:
         connections.close_all()

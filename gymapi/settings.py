@@ -222,6 +222,12 @@ GYMAPI_RECORD = envbool("GYMAPI_RECORD", "1")
 # state) recorded with its row; an instance may turn it off at creation
 # (record_actions: false). 0 turns it off for every instance.
 GYMAPI_RECORD_ACTIONS = envbool("GYMAPI_RECORD_ACTIONS", "1")
+# Restarts (README, Restarts; envs/services/resume.py): on, a SIGTERM suspends the instances
+# instead of closing them and the next server rebuilds each under its id by replaying its
+# running episode, as does a server started after a crash where the rows cover what its
+# clients were answered; episodes longer than GYMAPI_RESUME_MAX_STEPS steps are not rebuilt.
+GYMAPI_RESUME = envbool("GYMAPI_RESUME", "1")
+GYMAPI_RESUME_MAX_STEPS = envint("GYMAPI_RESUME_MAX_STEPS", "10000")
 # Replays of recorded episodes (GET /v1/episodes/{id}/replay/, its videos, manage.py
 # export_minari): the longest episode replayed, and the seconds one replay or
 # video render may take before it is given up.

@@ -25,6 +25,14 @@ Rows are written as upserts on (instance, sub_env, number), a row already
 ended left alone, so writing one twice, or an older one after a newer,
 changes nothing.
 
+For restarts (README, Restarts; services/resume.py) a single instance's
+rows also say whether they cover every answer its client was given
+(``resumable``). ``checkpoint`` writes that row for an instance at rest; the
+next reset or step after it writes a row that says it no longer does
+(``live.covered``), before its answer goes out. An instance that keeps
+stepping pays nothing more than the writes above; one that rests pays one
+write when it rests and one when it starts again.
+
 Each function below is called with the instance's lock held, so the counters
 it reads belong to one moment of the episode; it touches no database and
 returns the rows to write (a list, often empty) before the answer goes out.
@@ -60,12 +68,14 @@ class EpisodeRow(NamedTuple):
     generator: dict | None = None  # the generator's state before an unseeded reset
     actions: bytes | None = None  # encoded (envs/actions.py); None when not recorded
     unreplayable: str = ""
+    resumable: bool = False  # nothing was answered past it: the instance can be rebuilt from it
 
 
 class EpisodeRecord:
     """The database side of a single instance's current episode."""
 
-    __slots__ = ("number", "seed", "options", "generator", "actions", "started", "last_flush", "finished")
+    __slots__ = ("number", "seed", "options", "generator", "actions", "started", "last_flush", "finished", "ended",
+                 "written")
 
     def __init__(self, number, seed, options=None, generator=None, actions=None):
         self.number = number
@@ -76,17 +86,21 @@ class EpisodeRecord:
         self.started = time.time()
         self.last_flush = time.monotonic()
         self.finished = False
+        self.ended = None  # time.time() of its end, once written ended
+        self.written = False  # a row of it is in the database
 
 
-def _row(live, record, *, ended, terminated=False, truncated=False, steps=None, total=None):
+def _row(live, record, *, ended, terminated=False, truncated=False, steps=None, total=None, resumable=False):
     record.last_flush = time.monotonic()
-    if ended:
-        record.finished = True
+    record.written = True
+    live.covered = resumable
+    if ended and not record.finished:
+        record.finished, record.ended = True, time.time()
     actions = None if record.actions is None else encode_actions(live.action_space, record.actions)
     return EpisodeRow(
-        live.instance_id, 0, record.number, record.seed, record.started, time.time() if ended else None,
+        live.instance_id, 0, record.number, record.seed, record.started, record.ended if ended else None,
         live.episode_steps if steps is None else steps, live.episode_return if total is None else total,
-        terminated, truncated, record.options, record.generator, actions,
+        terminated, truncated, record.options, record.generator, actions, resumable=resumable,
     )
 
 
@@ -97,12 +111,14 @@ def started(live, *, interrupted_steps, interrupted_return):
     if not settings.GYMAPI_RECORD:
         return []
     previous, rows = live.record, []
-    if previous is not None and not previous.finished and interrupted_steps:
+    if previous is not None and not previous.finished and (interrupted_steps or previous.written):
         rows.append(_row(live, previous, ended=True, steps=interrupted_steps, total=interrupted_return))
     live.record = EpisodeRecord(
         live.episode_number, live.episode_seed, live.episode_options, live.episode_generator,
         live.episode_actions,
     )
+    if live.covered:  # the database says nothing was answered past its rows: no longer so
+        rows.append(_row(live, live.record, ended=False))
     return rows
 
 
@@ -113,17 +129,29 @@ def stepped(live):
         return []
     if live.episode_over:
         return [_row(live, record, ended=True, terminated=live.terminated, truncated=live.truncated)]
-    if time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
+    if live.covered or time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
         return [_row(live, record, ended=False)]
     return []
 
 
 def closed(live):
-    """The instance is closing: the current episode, if it has steps, ends as interrupted."""
+    """The instance is closing: the current episode, if it has steps (or a row), ends as interrupted."""
     record = live.record
-    if record is None or record.finished or not live.episode_steps:
+    if record is None or record.finished or not (live.episode_steps or record.written):
         return []
     return [_row(live, record, ended=True)]
+
+
+def checkpoint(live):
+    """The rows that make the database cover every answer ``live`` gave (none when it
+    already does): its current episode as it stands, ended or not, marked resumable.
+    The caller writes them before the instance is used again."""
+    record = live.record
+    if live.covered or record is None:
+        return []
+    if record.finished:  # the same end again, marked resumable (the upsert lets only that through)
+        return [_row(live, record, ended=True, terminated=live.terminated, truncated=live.truncated, resumable=True)]
+    return [_row(live, record, ended=False, resumable=True)]
 
 
 def running_episode(instance_id, state):

@@ -36,10 +36,11 @@ logger = logging.getLogger(__name__)
 # The columns of EpisodeRow, in its order.
 COLUMNS = (
     "instance", "sub_env", "number", "seed", "started_at", "ended_at", "steps", "total_reward", "terminated", "truncated",
-    "options", "generator", "actions", "unreplayable",
+    "options", "generator", "actions", "unreplayable", "resumable",
 )
-# What a later write of a running episode changes: its counts, its end, and its actions so far.
-UPDATED = ("ended_at", "steps", "total_reward", "terminated", "truncated", "actions")
+# What a later write of a running episode changes: its counts, its end, its actions so far, and
+# whether it covers every answer (the only change a write of the same end again makes).
+UPDATED = ("ended_at", "steps", "total_reward", "terminated", "truncated", "actions", "resumable")
 # A commit adds a few pages to the WAL: 200 commits stay well inside SQLite's own 1,000-page threshold.
 CHECKPOINT_EVERY = 200
 # How its PostgreSQL session shows in pg_stat_activity.
@@ -56,7 +57,8 @@ class Busy(Exception):
 
 def upsert_sql(quote, placeholder="%s", rows=1):
     """The statement writing ``rows`` episode rows: an insert, or an update of the row of the
-    same (instance, sub_env, number) unless that one has ended or counts more steps."""
+    same (instance, sub_env, number) unless that one has ended or counts more steps; an ended
+    one is written again only by the same end (a checkpoint's: recording/episodes.py)."""
     column = lambda name: quote(Episode._meta.get_field(name).column)  # noqa: E731
     table = quote(Episode._meta.db_table)
     values = ", ".join([f"({', '.join([placeholder] * len(COLUMNS))})"] * rows)
@@ -65,7 +67,8 @@ def upsert_sql(quote, placeholder="%s", rows=1):
     return (
         f"INSERT INTO {table} ({', '.join(column(name) for name in COLUMNS)}) VALUES {values} "
         f"ON CONFLICT ({key}) DO UPDATE SET {updates} "
-        f"WHERE {table}.{column('ended_at')} IS NULL AND excluded.{column('steps')} >= {table}.{column('steps')}"
+        f"WHERE ({table}.{column('ended_at')} IS NULL AND excluded.{column('steps')} >= {table}.{column('steps')}) "
+        f"OR ({table}.{column('ended_at')} = excluded.{column('ended_at')} AND excluded.{column('steps')} = {table}.{column('steps')})"
     )
 
 
@@ -78,7 +81,7 @@ def _values(row, instance, time, json_value):
     return (
         instance(row.instance_id), row.sub_env, row.number, row.seed, time(row.started), time(row.ended), row.steps,
         row.total_reward, row.terminated, row.truncated, None if row.options is None else json_value(row.options),
-        None if row.generator is None else json_value(row.generator), row.actions, row.unreplayable,
+        None if row.generator is None else json_value(row.generator), row.actions, row.unreplayable, row.resumable,
     )
 
 

@@ -19,8 +19,10 @@ from django.conf import settings
 from gymnasium.wrappers import RecordVideo
 
 from ..errors import EnvBroken, EnvError, EnvTimeout, InstanceGone, ResetNeeded
+from ..actions import decode_actions
 from .calls import CallTimeout, run_bounded
 from .generators import generator_state
+from .replay import play
 
 SINGLE = "single"
 VECTOR = "vector"
@@ -63,6 +65,9 @@ class Live:
         self.costs = {}
         # The last frame drawn for viewers, shared by all of them (rendering.py).
         self.viewer_frame = None
+        # Whether the database's rows cover every answer it gave, so that it can be rebuilt
+        # from them after a restart (recording/episodes.py; services/resume.py).
+        self.covered = False
 
     @property
     def spec(self):
@@ -195,6 +200,33 @@ class LiveEnv(Live):
             self.last_reward = None
             self.version += 1
             return observation, info
+
+    def replay_episode(self, *, number, seed, options, generator, actions):
+        """Rebuild the state of episode ``number`` by playing it again in this (fresh) environment:
+        reset as it was (``seed``, ``options``, the generator state before an unseeded reset)
+        and stepped with its recorded ``actions`` (encoded); the counters continue from there
+        (the creation seed was spent by the instance's first reset). Returns ``Replayed``
+        (runtime/replay.py), for the caller to compare with what was recorded; the replay is
+        one call into the environment, bounded by ``GYMAPI_CALL_TIMEOUT`` (``EnvTimeout``), and
+        what it raises is an ``EnvBroken``."""
+        with self.lock:
+            actions = list(decode_actions(actions, self.action_space))
+            last = []
+            replayed = self._call("its replay", play, self._env, actions, seed=seed, options=options, generator=generator,
+                                  on_step=lambda env, action, observation, reward, *rest: last.append(reward))
+            self._pending_seed = None
+            self.needs_reset = False
+            self.episode_number = number
+            self.episode_steps = replayed.steps
+            self.episode_return = replayed.total_reward
+            self.episode_seed = seed
+            self.terminated, self.truncated = replayed.terminated, replayed.truncated
+            self.last_reward = float(last[-1]) if last else None
+            if self.record_actions:
+                self.episode_options, self.episode_generator, self.episode_actions = options, generator, actions
+            self.version += 1
+            self.last_used = time.monotonic()
+            return replayed
 
     def step(self, action):
         """Advance one step; returns Gymnasium's five-tuple.

@@ -15,7 +15,8 @@ from django.utils import timezone
 from .. import events, limits, processes, registry
 from ..access import creation_slot
 from ..errors import (
-    EnvTimeout, InstanceElsewhere, InstanceGone, InstanceNotFound, InvalidInput, RuntimeUnavailable, WrongInstanceKind,
+    EnvTimeout, InstanceElsewhere, InstanceGone, InstanceNotFound, InstanceSuspended, InvalidInput, RuntimeUnavailable,
+    WrongInstanceKind,
 )
 from ..models import EnvInstance, InstanceStatus
 from ..recording import episodes as recording
@@ -83,6 +84,8 @@ def instance_not_live(instance_id, kind):
         if EnvInstance.objects.filter(pk=parsed).mark_lost():
             events.instance_ended(parsed, InstanceStatus.LOST, owner_id=instance.owner_id)
         raise InstanceGone(parsed, InstanceStatus.LOST)
+    if instance.status == InstanceStatus.SUSPENDED:  # the next server to start here rebuilds it
+        raise InstanceSuspended(parsed)
     raise InstanceGone(parsed, instance.status, instance.closed_at, instance.status_reason)
 
 
@@ -132,6 +135,7 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     else:
         with creation_slot(owner_id), limits.server_slots(count):
             live = runtime.create(instance_id, creation)
+            live.covered = resumes(creation)  # its record covers it: nothing was answered yet
             try:
                 instance = EnvInstance.objects.create(
                     **record | {"max_episode_steps": max_episode_steps or _own_limit(live)},
@@ -146,6 +150,12 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
         logger.info("Created %s as %s", env_id, instance_id)
         events.instance_created(instance)  # the monitor shows single instances
     return instance
+
+
+def resumes(creation):
+    """Whether an instance of ``creation`` is rebuilt after a restart (services/resume.py): a
+    single instance of this process recording its actions, with ``GYMAPI_RESUME`` on."""
+    return settings.GYMAPI_RESUME and not runtime.remote and creation.kind == SINGLE and creation.record_actions
 
 
 def being_created(instance):

@@ -6,7 +6,7 @@
 - ``reap``: an instance untouched for ``GYMAPI_IDLE_SECONDS`` (no reset, step,
   render or sample) is closed and marked ``reaped``: its running episode is
   written as interrupted and its watchers are told, as for a close. In the
-  server a ``Reaper`` thread sweeps every ``GYMAPI_REAP_INTERVAL`` seconds;
+  server a ``Sweeper`` thread sweeps every ``GYMAPI_REAP_INTERVAL`` seconds;
   ``manage.py reap`` sweeps in its own process, where it does the database
   side (``instances_mark_lost``).
 - ``instances_close_all``: at shutdown, every instance is closed as ``DELETE``
@@ -107,14 +107,25 @@ def reap(*, idle_seconds=None):
     return reaped
 
 
-class Reaper:
-    """The server's sweeper: ``reap()`` every ``interval`` seconds in a daemon thread until ``stop()``."""
+def sweep_idle():
+    """One sweep for idle instances: ``reap()``, made by one front only on the Ray runtime."""
+    if runtime.remote and not leading():
+        return
+    count = reap()
+    if count:
+        logger.info("Reaped %d idle instance(s).", count)
 
-    def __init__(self, interval):
+
+class Sweeper:
+    """One of the server's sweepers: ``job`` (by default ``sweep_idle``) every ``interval``
+    seconds in a daemon thread until ``stop()``."""
+
+    def __init__(self, interval, job=sweep_idle):
         self.interval = interval
+        self.job = job
         self.swept = threading.Event()  # set after each sweep (for tests)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="reaper", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=f"sweeper {job.__name__}", daemon=True)
 
     def start(self):
         self._thread.start()
@@ -127,13 +138,9 @@ class Reaper:
     def _run(self):
         while not self._stop.wait(self.interval):
             try:
-                if runtime.remote and not leading():
-                    continue
-                count = reap()
-                if count:
-                    logger.info("Reaped %d idle instance(s).", count)
+                self.job()
             except Exception:
-                logger.exception("The idle sweep failed")
+                logger.exception("The sweep %s failed", self.job.__name__)
                 connections.close_all()  # this thread's own, for a fresh one next time
             finally:
                 if not runtime.remote:

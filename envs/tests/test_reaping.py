@@ -146,7 +146,7 @@ async def test_watchers_are_told_it_was_reaped():
 def test_the_servers_reaper_sweeps_every_GYMAPI_REAP_INTERVAL(make_instance):
     instance_id = make_instance()
     untouched_for(instance_id, 3601)
-    reaper = reaping.Reaper(0.01).start()
+    reaper = reaping.Sweeper(0.01).start()
     try:
         assert reaper.swept.wait(10)
     finally:

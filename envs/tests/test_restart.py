@@ -1,8 +1,9 @@
 """Restart safety, against the real server process (gymapi/serve.py).
 
-SIGTERM: the server stops accepting, answers the request in flight, writes
-every running episode (ended as interrupted, with its counts), marks every
-instance closed and exits with status 0.
+SIGTERM with GYMAPI_RESUME off: the server stops accepting, answers the
+request in flight, writes every running episode (ended as interrupted, with
+its counts), marks every instance closed and exits with status 0 (with it on,
+test_resume.py: instances are suspended and taken up by the next server).
 
 kill -9 in the middle of 8 episodes, then a new server on the same database:
 every episode the clients saw end is recorded intact, the interrupted
@@ -129,10 +130,10 @@ def sqlite_url(tmp_path):
     return f"sqlite:///{tmp_path / 'restart.sqlite3'}"
 
 
-def start(tmp_path, database_url, name):
+def start(tmp_path, database_url, name, **env):
     directory = tmp_path / name  # a log of each server's own
     directory.mkdir()
-    return ServerProcess(directory, DATABASE_URL=database_url, **QUIET).start()
+    return ServerProcess(directory, DATABASE_URL=database_url, **QUIET | env).start()
 
 
 def listening(port):
@@ -143,8 +144,8 @@ def listening(port):
     return True
 
 
-def test_it_closes_everything_and_records_every_episode_on_sigterm(tmp_path, sqlite_url):
-    server = start(tmp_path, sqlite_url, "server")
+def test_with_GYMAPI_RESUME_off_it_closes_everything_and_records_every_episode_on_sigterm(tmp_path, sqlite_url):
+    server = start(tmp_path, sqlite_url, "server", GYMAPI_RESUME="0")
     try:
         client = Client(server.url)
         finished = client.create(seed=1)

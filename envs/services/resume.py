@@ -1,0 +1,230 @@
+"""Instances that survive a restart of their server (README, Restarts).
+
+With ``GYMAPI_RESUME`` on (the default) and the process-local runtime, a single
+instance recording its actions is never lost to a deploy:
+
+- ``checkpoint``: an instance at rest (untouched for ``GYMAPI_FLUSH_SECONDS``)
+  has its current episode written as it stands, marked as covering every
+  answer it gave (recording/episodes.py); its next reset or step marks it
+  not, before that answer goes out. The server's sweeper calls it.
+- ``instances_suspend``: at shutdown (SIGTERM), every such instance is
+  checkpointed and recorded ``suspended``, its environment freed, instead of
+  being closed; the others are closed as before.
+- ``instances_resume``: at start-up, before the first request, every
+  instance suspended on this host, and every active one whose server
+  process ended (a crash), is rebuilt under its id: made as it was created,
+  its last episode played again from its row (seed, options, generator
+  state, actions), and checked against that row (steps, return, end). Its
+  client's next call answers what it would have without the restart. One
+  that cannot be rebuilt exactly is marked lost with the reason, never
+  resumed into a state its client was not shown.
+"""
+
+import logging
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from .. import events, processes
+from ..errors import ApiError
+from ..models import EnvInstance, Episode, InstanceStatus
+from ..recording import episodes as recording
+from ..recording.writer import writer
+from ..runtime import SINGLE, Creation, runtime
+from .instances import resumes
+from .lifecycle import instances_close_all
+
+logger = logging.getLogger(__name__)
+
+# Instances whose locks one checkpoint write holds at once.
+BATCH = 256
+# Seconds between two progress lines of a rebuild.
+PROGRESS_SECONDS = 2.0
+
+NOT_RECORDED = "its actions were not recorded (record_actions: false), so it could not be rebuilt"
+RESUME_OFF = "the server restarted with GYMAPI_RESUME off"
+UNCOVERED = (
+    "its server process ended (a crash) after answering steps or resets not yet written to the database: "
+    "an instance resumes after a crash only when it rested for GYMAPI_FLUSH_SECONDS before it"
+)
+
+
+def checkpoint(*, idle=None):
+    """Checkpoint this process's live instances untouched for ``idle`` seconds (default
+    ``GYMAPI_FLUSH_SECONDS``; 0: all of them) whose rows do not cover every answer they
+    gave; returns how many were. An instance in use right now is left for the next time."""
+    if not settings.GYMAPI_RESUME or runtime.remote or writer.backlog:  # nothing is marked while rows wait
+        return 0
+    idle = settings.GYMAPI_FLUSH_SECONDS if idle is None else idle
+    due = [
+        live for live in runtime.lives(SINGLE)
+        if live.record_actions and not live.covered and not live.closed and live.idle_seconds() >= idle
+    ]
+    done = 0
+    for start in range(0, len(due), BATCH):
+        held, rows = [], []
+        try:
+            for live in due[start : start + BATCH]:
+                if not live.lock.acquire(blocking=False):
+                    continue
+                held.append(live)
+                if not live.closed and live.broken is None:
+                    rows.extend(recording.checkpoint(live))
+            writer.write_blocking(rows)  # before any of them is used again: their locks are held
+            done += sum(live.covered for live in held)
+        except Exception:
+            for live in held:
+                live.covered = False  # what the database holds is not known: as if not written
+            logger.exception("Could not write the checkpoint of %d instance(s)", len(held))
+        finally:
+            for live in held:
+                live.lock.release()
+    return done
+
+
+def instances_suspend():
+    """At shutdown: checkpoint every instance that can be rebuilt, record it ``suspended`` and
+    free its environment; close the others as ``DELETE`` would. Returns ``(suspended, closed)``."""
+    checkpoint(idle=0)
+    covered = [live.instance_id for live in runtime.lives() if live.covered and live.broken is None]
+    suspended = 0
+    for start in range(0, len(covered), 500):  # SQLite binds at most 999 parameters
+        suspended += EnvInstance.objects.active().filter(pk__in=covered[start : start + 500]).update(
+            status=InstanceStatus.SUSPENDED
+        )
+    for instance_id in covered:
+        runtime.remove(instance_id)
+    return suspended, instances_close_all()
+
+
+def instances_resume():
+    """At start-up: rebuild the instances a previous server of this host suspended, and the
+    active ones whose server process ended, under their ids (or, with ``GYMAPI_RESUME``
+    off, mark the suspended ones lost). Returns ``(resumed, lost)``."""
+    if runtime.remote:  # a Ray actor outlives the front that made it
+        return 0, 0
+    if not settings.GYMAPI_RESUME:
+        lost = EnvInstance.objects.filter(status=InstanceStatus.SUSPENDED).update(
+            status=InstanceStatus.LOST, closed_at=timezone.now(), status_reason=RESUME_OFF
+        )
+        return 0, lost
+    claimed = _claim()
+    if not claimed:
+        return 0, 0
+    logger.warning("Rebuilding %d instance(s) of a previous server process...", len(claimed))
+    resumed, lost, shown = 0, 0, time.monotonic()
+    for index, instance in enumerate(claimed, start=1):
+        reason = _rebuild(instance)
+        if reason is None:
+            resumed += 1
+        else:
+            lost += 1
+            EnvInstance.objects.filter(pk=instance.pk).update(
+                status=InstanceStatus.LOST, closed_at=timezone.now(), status_reason=reason
+            )
+            logger.warning("Instance %s (%s) is lost: %s", instance.pk, instance.env_id, reason)
+        if time.monotonic() - shown >= PROGRESS_SECONDS or index == len(claimed):
+            shown = time.monotonic()
+            logger.warning("Rebuilt %d of %d instance(s) (%d resumed, %d lost).", index, len(claimed), resumed, lost)
+    return resumed, lost
+
+
+def _claim():
+    """The instances to rebuild, recorded as this process's first (so that another server
+    starting beside this one takes none of them): those suspended by a server of this host,
+    and the active ones whose process (of this host) ended."""
+    me = processes.identity()
+    host = me.partition(":")[0]
+    waiting = EnvInstance.objects.filter(num_envs__isnull=True).exclude(pk__in=runtime.ids())
+    found = {}
+    for pk, status, process in waiting.filter(
+        status__in=[InstanceStatus.SUSPENDED, InstanceStatus.ACTIVE], process__startswith=f"{host}:"
+    ).values_list("pk", "status", "process"):
+        if status == InstanceStatus.SUSPENDED or processes.is_gone(process):
+            found.setdefault((status, process), []).append(pk)
+    with transaction.atomic():
+        for (status, process), pks in found.items():
+            for start in range(0, len(pks), 500):  # SQLite binds at most 999 parameters
+                EnvInstance.objects.filter(pk__in=pks[start : start + 500], status=status, process=process).update(
+                    status=InstanceStatus.ACTIVE, process=me
+                )
+    claimed = [pk for pks in found.values() for pk in pks]
+    instances = []
+    for start in range(0, len(claimed), 500):
+        instances.extend(EnvInstance.objects.filter(pk__in=claimed[start : start + 500], process=me))
+    return sorted(instances, key=lambda instance: instance.created_at)
+
+
+def _rebuild(instance):
+    """Rebuild ``instance`` in this process's runtime from its last episode's row: None when it
+    was, else why not (its environment, if made, freed again)."""
+    if not instance.record_actions:
+        return NOT_RECORDED
+    episode = (
+        Episode.objects.filter(instance=instance, sub_env=0)
+        .order_by("-number")
+        .only("number", "seed", "options", "generator", "actions", "steps", "total_reward", "terminated",
+              "truncated", "ended_at", "started_at", "resumable")
+        .first()
+    )
+    if episode is not None and not episode.resumable:
+        return UNCOVERED
+    if episode is not None and episode.steps > settings.GYMAPI_RESUME_MAX_STEPS:
+        return (
+            f"its episode had {episode.steps} steps, more than GYMAPI_RESUME_MAX_STEPS "
+            f"({settings.GYMAPI_RESUME_MAX_STEPS}) replays at start-up"
+        )
+    creation = Creation(
+        SINGLE, instance.env_id, render_mode=instance.render_mode, kwargs=instance.kwargs,
+        max_episode_steps=instance.max_episode_steps, seed=instance.seed, owner_id=instance.owner_id,
+        record_actions=True,
+    )
+    try:
+        live = runtime.create(instance.pk, creation)
+    except ApiError as error:
+        return f"it could not be made again: {error.detail}"
+    try:
+        if episode is not None:
+            reason = _replayed(live, episode)
+            if reason is not None:
+                runtime.remove(live.instance_id)
+                return reason
+    except ApiError as error:
+        runtime.remove(live.instance_id)
+        return f"its episode could not be played again: {error.detail}"
+    except BaseException:
+        runtime.remove(live.instance_id)
+        raise
+    live.covered = resumes(creation)
+    events.instance_created(instance)
+    return None
+
+
+def _replayed(live, episode):
+    """Play ``episode`` again in ``live`` and take it up as its running episode: None when it
+    replayed as recorded, else why not."""
+    replayed = live.replay_episode(
+        number=episode.number, seed=episode.seed, options=episode.options, generator=episode.generator,
+        actions=episode.actions,
+    )
+    ended = episode.ended_at is not None
+    recorded = (episode.steps, episode.total_reward, episode.terminated, episode.truncated)
+    if (replayed.steps, replayed.total_reward, replayed.terminated, replayed.truncated) != recorded or (
+        replayed.ended_early or (replayed.terminated or replayed.truncated) != ended
+    ):
+        return (
+            f"{live.env_id} is not deterministic under replay: its episode {episode.number} played again from its "
+            f"seed and actions came to {replayed.steps} steps and a return of {replayed.total_reward!r} "
+            f"(terminated {replayed.terminated}, truncated {replayed.truncated}), where {episode.steps} steps and "
+            f"{episode.total_reward!r} (terminated {episode.terminated}, truncated {episode.truncated}) were recorded"
+        )
+    record = recording.EpisodeRecord(episode.number, episode.seed, episode.options, episode.generator,
+                                     live.episode_actions)
+    record.started = episode.started_at.timestamp()
+    record.written = True
+    if ended:
+        record.finished, record.ended = True, episode.ended_at.timestamp()
+    live.record = record
+    return None
