@@ -122,6 +122,10 @@ class EnvInstance(models.Model):
     record_actions = models.BooleanField(
         default=True, help_text="Whether its episodes' actions are recorded, so that they can be replayed."
     )
+    resumable = models.BooleanField(
+        default=False,
+        help_text="Whether a restart of its server takes it up where it was (GYMAPI_RESUME; README, Restarts).",
+    )
     owner = models.ForeignKey(
         ApiKey,
         null=True,

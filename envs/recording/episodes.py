@@ -11,8 +11,9 @@ as one ``EpisodeRow``:
   always at a reset, a close and before its episodes are listed. A running
   vector episode has no row.
 
-An episode interrupted before its first step is not written: a client that
-resets in a loop must not fill the database with empty rows.
+An episode interrupted before its first step is not written, but for an
+instance's first (below): a client that resets in a loop must not fill the
+database with empty rows.
 
 With an instance's ``record_actions`` (the default), each row also carries what
 replays the episode (README, Episodes): its reset's options, the generator's
@@ -29,9 +30,11 @@ For restarts (README, Restarts; services/resume.py) a single instance's
 rows also say whether they cover every answer its client was given
 (``resumable``). ``checkpoint`` writes that row for an instance at rest; the
 next reset or step after it writes a row that says it no longer does
-(``live.covered``), before its answer goes out. An instance that keeps
-stepping pays nothing more than the writes above; one that rests pays one
-write when it rests and one when it starts again.
+(``live.covered``), before its answer goes out: the episode's own row, or at
+an instance's first reset, the new episode's (its only row written before a
+step). An instance that keeps stepping pays nothing more than the writes
+above; one that rests pays one write when it rests and one when it starts
+again.
 
 Each function below is called with the instance's lock held, so the counters
 it reads belong to one moment of the episode; it touches no database and
@@ -75,7 +78,7 @@ class EpisodeRecord:
     """The database side of a single instance's current episode."""
 
     __slots__ = ("number", "seed", "options", "generator", "actions", "started", "last_flush", "finished", "ended",
-                 "written")
+                 "terminated", "truncated", "written")
 
     def __init__(self, number, seed, options=None, generator=None, actions=None):
         self.number = number
@@ -86,7 +89,8 @@ class EpisodeRecord:
         self.started = time.time()
         self.last_flush = time.monotonic()
         self.finished = False
-        self.ended = None  # time.time() of its end, once written ended
+        self.ended = None  # time.time() of its end, once written ended, and how it ended
+        self.terminated = self.truncated = False
         self.written = False  # a row of it is in the database
 
 
@@ -95,7 +99,7 @@ def _row(live, record, *, ended, terminated=False, truncated=False, steps=None, 
     record.written = True
     live.covered = resumable
     if ended and not record.finished:
-        record.finished, record.ended = True, time.time()
+        record.finished, record.ended, record.terminated, record.truncated = True, time.time(), terminated, truncated
     actions = None if record.actions is None else encode_actions(live.action_space, record.actions)
     return EpisodeRow(
         live.instance_id, 0, record.number, record.seed, record.started, record.ended if ended else None,
@@ -113,11 +117,14 @@ def started(live, *, interrupted_steps, interrupted_return):
     previous, rows = live.record, []
     if previous is not None and not previous.finished and (interrupted_steps or previous.written):
         rows.append(_row(live, previous, ended=True, steps=interrupted_steps, total=interrupted_return))
+    elif previous is not None and live.covered:  # its end again, now not covering this reset's answer
+        rows.append(_row(live, previous, ended=True, terminated=previous.terminated, truncated=previous.truncated,
+                         steps=interrupted_steps, total=interrupted_return))
     live.record = EpisodeRecord(
         live.episode_number, live.episode_seed, live.episode_options, live.episode_generator,
         live.episode_actions,
     )
-    if live.covered:  # the database says nothing was answered past its rows: no longer so
+    if live.covered:  # its first episode: no row says yet that a reset was answered
         rows.append(_row(live, live.record, ended=False))
     return rows
 

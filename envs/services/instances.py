@@ -127,7 +127,7 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     record = {
         "id": instance_id, "env_id": env_id, "render_mode": render_mode, "kwargs": kwargs, "seed": seed,
         "num_envs": num_envs, "max_episode_steps": max_episode_steps, "owner_id": owner_id,
-        "record_actions": record_actions,
+        "record_actions": record_actions, "resumable": resumes(creation),
     }
     count = num_envs if kind == VECTOR else 1
     if runtime.remote:

@@ -25,6 +25,7 @@ import time
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from .. import events, processes
@@ -43,7 +44,6 @@ BATCH = 256
 # Seconds between two progress lines of a rebuild.
 PROGRESS_SECONDS = 2.0
 
-NOT_RECORDED = "its actions were not recorded (record_actions: false), so it could not be rebuilt"
 RESUME_OFF = "the server restarted with GYMAPI_RESUME off"
 UNCOVERED = (
     "its server process ended (a crash) after answering steps or resets not yet written to the database: "
@@ -115,8 +115,8 @@ def instances_resume():
         return 0, 0
     logger.warning("Rebuilding %d instance(s) of a previous server process...", len(claimed))
     resumed, lost, shown = 0, 0, time.monotonic()
-    for index, instance in enumerate(claimed, start=1):
-        reason = _rebuild(instance)
+    for index, (instance, episode) in enumerate(_with_last_episodes(claimed), start=1):
+        reason = _rebuild(instance, episode)
         if reason is None:
             resumed += 1
         else:
@@ -134,10 +134,11 @@ def instances_resume():
 def _claim():
     """The instances to rebuild, recorded as this process's first (so that another server
     starting beside this one takes none of them): those suspended by a server of this host,
-    and the active ones whose process (of this host) ended."""
+    and the active ones whose process (of this host) ended; only instances made to be
+    resumable (``EnvInstance.resumable``: ``instances.resumes``)."""
     me = processes.identity()
     host = me.partition(":")[0]
-    waiting = EnvInstance.objects.filter(num_envs__isnull=True).exclude(pk__in=runtime.ids())
+    waiting = EnvInstance.objects.filter(resumable=True).exclude(pk__in=runtime.ids())
     found = {}
     for pk, status, process in waiting.filter(
         status__in=[InstanceStatus.SUSPENDED, InstanceStatus.ACTIVE], process__startswith=f"{host}:"
@@ -157,18 +158,26 @@ def _claim():
     return sorted(instances, key=lambda instance: instance.created_at)
 
 
-def _rebuild(instance):
-    """Rebuild ``instance`` in this process's runtime from its last episode's row: None when it
-    was, else why not (its environment, if made, freed again)."""
-    if not instance.record_actions:
-        return NOT_RECORDED
-    episode = (
-        Episode.objects.filter(instance=instance, sub_env=0)
-        .order_by("-number")
-        .only("number", "seed", "options", "generator", "actions", "steps", "total_reward", "terminated",
-              "truncated", "ended_at", "started_at", "resumable")
-        .first()
-    )
+def _with_last_episodes(instances):
+    """Each of ``instances`` with the row of its last episode (None when it has none), read
+    a few hundred at a time."""
+    for start in range(0, len(instances), 500):
+        chunk = instances[start : start + 500]
+        last = Episode.objects.filter(instance=OuterRef("instance"), sub_env=0).order_by("-number").values("number")[:1]
+        episodes = {
+            episode.instance_id: episode
+            for episode in Episode.objects.filter(
+                instance__in=[instance.pk for instance in chunk], sub_env=0, number=Subquery(last)
+            )
+        }
+        for instance in chunk:
+            yield instance, episodes.get(instance.pk)
+
+
+def _rebuild(instance, episode):
+    """Rebuild ``instance`` in this process's runtime from ``episode``, the row of its last
+    episode (None: it was never reset): None when it was, else why not (its environment, if
+    made, freed again)."""
     if episode is not None and not episode.resumable:
         return UNCOVERED
     if episode is not None and episode.steps > settings.GYMAPI_RESUME_MAX_STEPS:

