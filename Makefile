@@ -80,6 +80,7 @@ wrk:
 bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.ray_bench
+	$(BIN)/python -m bench.resume
 
 # The soak test (bench/soak.py): 32 clients against the production server for
 # 3 minutes; SOAK_SECONDS and SOAK_CLIENTS change that. Exits 1 on any error.

@@ -439,10 +439,13 @@ def migrated_database(directory):
 
 
 def migrated(database_url):
-    """Migrate the database at ``database_url``: the environment of a server on it."""
+    """Migrate the database at ``database_url``: the environment of a server on it. Each server
+    on it starts empty: what the one before held is closed at its stop, not taken up by the
+    next (GYMAPI_RESUME=0; bench/resume.py measures restarts, and a stepping instance costs
+    the same either way)."""
     env = {**os.environ, "DATABASE_URL": database_url}
     subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
-    return {"DATABASE_URL": database_url, "DEBUG": "0", "LOG_LEVEL": "WARNING"}
+    return {"DATABASE_URL": database_url, "DEBUG": "0", "LOG_LEVEL": "WARNING", "GYMAPI_RESUME": "0"}
 
 
 def log(message):

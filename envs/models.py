@@ -126,6 +126,9 @@ class EnvInstance(models.Model):
         default=False,
         help_text="Whether a restart of its server takes it up where it was (GYMAPI_RESUME; README, Restarts).",
     )
+    vector_steps = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="A suspended vector instance's steps since its creation, for its next server."
+    )
     owner = models.ForeignKey(
         ApiKey,
         null=True,

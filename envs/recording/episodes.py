@@ -205,3 +205,22 @@ def vector_taken(live, finished=None):
         for episode in finished
         if episode.steps or episode.terminated or episode.truncated
     ]
+
+
+def vector_suspended(live):
+    """A vector instance is suspended (services/resume.py): the rows of the episodes it ended
+    since the last write and of every running one as it stands (even with no step), each
+    with its actions so far: what its next server rebuilds it from."""
+    rows = vector_taken(live)
+    if live.needs_reset or not live.record_actions:
+        return rows
+    space = live.single_action_space
+    for i, running in enumerate(live.running_episodes()):
+        if running["ended"]:  # ended in the last step: its row is among those above, or written before
+            continue
+        rows.append(EpisodeRow(
+            live.instance_id, i, running["number"], live.episode_seeds[i], live.episode_started[i], None,
+            running["steps"], running["return"], False, False, live.episode_options[i], live.episode_generators[i],
+            encode_actions(space, live.actions_of(i, running["steps"], live.steps - 1)),
+        ))
+    return rows

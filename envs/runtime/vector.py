@@ -6,11 +6,13 @@ from typing import NamedTuple
 
 import numpy as np
 from gymnasium.vector import AutoresetMode
-from gymnasium.vector.utils import iterate
+from gymnasium.vector.utils import concatenate, create_empty_array, iterate
 
+from ..actions import decode_actions
 from ..errors import EnvError, ResetNeeded
 from .generators import generator_state
 from .live import VECTOR, Live
+from .replay import play
 
 # Why a sub-environment's episode cannot be replayed by a single environment, when that is known as it runs.
 SHARED_GENERATOR = (
@@ -168,7 +170,7 @@ class LiveVectorEnv(Live):
                         np.asarray(truncated)[ended].tolist(),
                         [self.episode_options[i] for i in indices],
                         [self.episode_generators[i] for i in indices],
-                        [self._actions_of(i, count, self.steps) for i, count in zip(indices, steps)],
+                        [self.actions_of(i, count, self.steps) for i, count in zip(indices, steps)],
                         [self.unreplayable] * len(indices),
                     )
                 )
@@ -202,7 +204,7 @@ class LiveVectorEnv(Live):
             self.episode_options[i] = None
             self.episode_started[i] = now
 
-    def _actions_of(self, index, count, last):
+    def actions_of(self, index, count, last):
         """Sub-environment ``index``'s actions in the ``count`` vector steps up to step ``last``
         (``self.steps`` counts the steps before the current one), or None when not recorded."""
         if not self.record_actions:
@@ -212,6 +214,56 @@ class LiveVectorEnv(Live):
         if batches and isinstance(batches[0], np.ndarray):  # a Box, Discrete, ... batch: one array
             return np.stack(batches)[:, index]
         return [next(itertools.islice(iterate(self.action_space, batch), index, None)) for batch in batches]
+
+    def replay_episodes(self, episodes, steps):
+        """Rebuild the state of every sub-environment after a restart by playing its last
+        episode again in it (``episodes``: a row per sub-environment, in order, as recorded):
+        a running one is taken up where it was, one that ended in the last step is reset by the
+        next step, as it would have been. ``steps``: the vector steps made since creation.
+        Returns a ``Replayed`` (runtime/replay.py) per sub-environment, for the caller to
+        compare with what was recorded; each replay is one call into the environment."""
+        with self.lock:
+            replays, running = [], []
+            for i, episode in enumerate(episodes):
+                actions = list(decode_actions(episode.actions, self.single_action_space))
+                replayed = self._call("its replay", play, self.sub_envs[i], actions, seed=episode.seed,
+                                      options=episode.options, generator=episode.generator)
+                replays.append(replayed)
+                ended = episode.ended_at is not None
+                self.episode_numbers[i] = episode.number
+                self.episode_steps[i] = replayed.steps
+                self.episode_returns[i] = replayed.total_reward
+                self.episode_seeds[i] = episode.seed
+                self.episode_started[i] = episode.started_at.timestamp()
+                self.episode_options[i] = episode.options
+                self.episode_generators[i] = generator_state(self.sub_envs[i]) if ended else episode.generator
+                self.autoresetting[i] = ended
+                running.append([] if ended else actions)
+            # The next step resets those that ended (Gymnasium's NEXT_STEP autoreset).
+            self._env.unwrapped._autoreset_envs = self.autoresetting.copy()
+            self._pending_seed = None
+            self.needs_reset = False
+            self.steps = steps
+            self.action_log, self.action_log_start = self._batches_of(running), steps - max(map(len, running), default=0)
+            self.version += 1
+            self.last_used = time.monotonic()
+            return replays
+
+    def _batches_of(self, running):
+        """The batched actions of the last vector steps, from each sub-environment's running
+        episode's actions (ending together at the last step); the steps before a shorter
+        episode began hold a stand-in, which no episode's actions are cut from."""
+        length = max(map(len, running), default=0)
+        stand_in = next((actions[0] for actions in running if actions), None)
+        batches = []
+        for step in range(length):
+            items = [
+                actions[step - length + len(actions)] if step >= length - len(actions) else stand_in
+                for actions in running
+            ]
+            batches.append(concatenate(self.single_action_space, items,
+                                       create_empty_array(self.single_action_space, self.num_envs)))
+        return batches
 
     def _trim_action_log(self):
         """Forget the batched actions of steps that no running episode holds."""
@@ -229,7 +281,7 @@ class LiveVectorEnv(Live):
                     FinishedEpisode(
                         i, int(self.episode_numbers[i]), self.episode_seeds[i], self.episode_started[i], now,
                         count, float(self.episode_returns[i]), False, False, self.episode_options[i],
-                        self.episode_generators[i], self._actions_of(i, count, self.steps - 1), self.unreplayable,
+                        self.episode_generators[i], self.actions_of(i, count, self.steps - 1), self.unreplayable,
                     )
                 )
 

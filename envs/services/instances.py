@@ -127,7 +127,7 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     record = {
         "id": instance_id, "env_id": env_id, "render_mode": render_mode, "kwargs": kwargs, "seed": seed,
         "num_envs": num_envs, "max_episode_steps": max_episode_steps, "owner_id": owner_id,
-        "record_actions": record_actions, "resumable": resumes(creation),
+        "record_actions": record_actions,
     }
     count = num_envs if kind == VECTOR else 1
     if runtime.remote:
@@ -135,10 +135,11 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     else:
         with creation_slot(owner_id), limits.server_slots(count):
             live = runtime.create(instance_id, creation)
-            live.covered = resumes(creation)  # its record covers it: nothing was answered yet
+            # A single instance's record covers it: nothing was answered yet (recording/episodes.py).
+            live.covered = resumes(live) and kind == SINGLE
             try:
                 instance = EnvInstance.objects.create(
-                    **record | {"max_episode_steps": max_episode_steps or _own_limit(live)},
+                    **record | {"max_episode_steps": max_episode_steps or _own_limit(live), "resumable": resumes(live)},
                     process=processes.identity(),
                 )
             except Exception:
@@ -152,10 +153,11 @@ def instance_create(*, kind, env_id, num_envs=None, render_mode=None, seed=None,
     return instance
 
 
-def resumes(creation):
-    """Whether an instance of ``creation`` is rebuilt after a restart (services/resume.py): a
-    single instance of this process recording its actions, with ``GYMAPI_RESUME`` on."""
-    return settings.GYMAPI_RESUME and not runtime.remote and creation.kind == SINGLE and creation.record_actions
+def resumes(live):
+    """Whether ``live`` is rebuilt after a restart (services/resume.py): an instance of this
+    process recording what replays its episodes, with ``GYMAPI_RESUME`` on. (A vector instance
+    of an environment's own vector implementation records none: runtime/vector.py.)"""
+    return settings.GYMAPI_RESUME and not runtime.remote and live.record_actions
 
 
 def being_created(instance):

@@ -33,7 +33,7 @@ from ..errors import ApiError
 from ..models import EnvInstance, Episode, InstanceStatus
 from ..recording import episodes as recording
 from ..recording.writer import writer
-from ..runtime import SINGLE, Creation, runtime
+from ..runtime import SINGLE, VECTOR, Creation, runtime
 from .instances import resumes
 from .lifecycle import instances_close_all
 
@@ -45,6 +45,10 @@ BATCH = 256
 PROGRESS_SECONDS = 2.0
 
 RESUME_OFF = "the server restarted with GYMAPI_RESUME off"
+VECTOR_CRASHED = (
+    "its server process ended (a crash): a vector instance's running episodes are written only when its "
+    "server stops (SIGTERM), so it is taken up after a stop, not after a crash"
+)
 UNCOVERED = (
     "its server process ended (a crash) after answering steps or resets not yet written to the database: "
     "an instance resumes after a crash only when it rested for GYMAPI_FLUSH_SECONDS before it"
@@ -88,7 +92,7 @@ def instances_suspend():
     """At shutdown: checkpoint every instance that can be rebuilt, record it ``suspended`` and
     free its environment; close the others as ``DELETE`` would. Returns ``(suspended, closed)``."""
     checkpoint(idle=0)
-    covered = [live.instance_id for live in runtime.lives() if live.covered and live.broken is None]
+    covered = [live.instance_id for live in runtime.lives(SINGLE) if live.covered and live.broken is None]
     suspended = 0
     for start in range(0, len(covered), 500):  # SQLite binds at most 999 parameters
         suspended += EnvInstance.objects.active().filter(pk__in=covered[start : start + 500]).update(
@@ -96,7 +100,29 @@ def instances_suspend():
         )
     for instance_id in covered:
         runtime.remove(instance_id)
+    if settings.GYMAPI_RESUME:
+        for live in runtime.lives(VECTOR):
+            if live.record_actions and live.broken is None and _vector_suspended(live):
+                suspended += 1
     return suspended, instances_close_all()
+
+
+def _vector_suspended(live):
+    """Suspend a vector instance: its running episodes written as they stand (a vector
+    instance's running episodes have no rows otherwise), its record ``suspended``, its
+    environment freed. Returns whether it was (if not, it is closed as before)."""
+    try:
+        with live.lock:
+            writer.write_blocking(recording.vector_suspended(live))
+            if not EnvInstance.objects.active().filter(pk=live.instance_id).update(
+                status=InstanceStatus.SUSPENDED, vector_steps=live.steps
+            ):
+                return False
+    except Exception:
+        logger.exception("Could not suspend %s", live.instance_id)
+        return False
+    runtime.remove(live.instance_id)
+    return True
 
 
 def instances_resume():
@@ -115,8 +141,8 @@ def instances_resume():
         return 0, 0
     logger.warning("Rebuilding %d instance(s) of a previous server process...", len(claimed))
     resumed, lost, shown = 0, 0, time.monotonic()
-    for index, (instance, episode) in enumerate(_with_last_episodes(claimed), start=1):
-        reason = _rebuild(instance, episode)
+    for index, (instance, episodes) in enumerate(_with_last_episodes(claimed), start=1):
+        reason = _rebuild(instance, episodes)
         if reason is None:
             resumed += 1
         else:
@@ -151,52 +177,60 @@ def _claim():
                 EnvInstance.objects.filter(pk__in=pks[start : start + 500], status=status, process=process).update(
                     status=InstanceStatus.ACTIVE, process=me
                 )
+    suspended = {pk for (status, _), pks in found.items() if status == InstanceStatus.SUSPENDED for pk in pks}
     claimed = [pk for pks in found.values() for pk in pks]
     instances = []
     for start in range(0, len(claimed), 500):
         instances.extend(EnvInstance.objects.filter(pk__in=claimed[start : start + 500], process=me))
+    for instance in instances:
+        instance.was_suspended = instance.pk in suspended
     return sorted(instances, key=lambda instance: instance.created_at)
 
 
 def _with_last_episodes(instances):
-    """Each of ``instances`` with the row of its last episode (None when it has none), read
-    a few hundred at a time."""
+    """Each of ``instances`` with the rows of its last episodes, one per sub-environment, in
+    order (none when it was never reset), read a few hundred at a time."""
     for start in range(0, len(instances), 500):
         chunk = instances[start : start + 500]
-        last = Episode.objects.filter(instance=OuterRef("instance"), sub_env=0).order_by("-number").values("number")[:1]
-        episodes = {
-            episode.instance_id: episode
-            for episode in Episode.objects.filter(
-                instance__in=[instance.pk for instance in chunk], sub_env=0, number=Subquery(last)
-            )
-        }
+        last = (
+            Episode.objects.filter(instance=OuterRef("instance"), sub_env=OuterRef("sub_env"))
+            .order_by("-number").values("number")[:1]
+        )
+        episodes = {}
+        for episode in Episode.objects.filter(
+            instance__in=[instance.pk for instance in chunk], number=Subquery(last)
+        ).order_by("sub_env"):
+            episodes.setdefault(episode.instance_id, []).append(episode)
         for instance in chunk:
-            yield instance, episodes.get(instance.pk)
+            yield instance, episodes.get(instance.pk, [])
 
 
-def _rebuild(instance, episode):
-    """Rebuild ``instance`` in this process's runtime from ``episode``, the row of its last
-    episode (None: it was never reset): None when it was, else why not (its environment, if
-    made, freed again)."""
-    if episode is not None and not episode.resumable:
+def _rebuild(instance, episodes):
+    """Rebuild ``instance`` in this process's runtime from ``episodes``, the rows of its last
+    episodes: None when it was, else why not (its environment, if made, freed again)."""
+    vector = instance.num_envs is not None
+    if vector and not instance.was_suspended:
+        return VECTOR_CRASHED
+    if not vector and episodes and not episodes[0].resumable:
         return UNCOVERED
-    if episode is not None and episode.steps > settings.GYMAPI_RESUME_MAX_STEPS:
+    longest = max((episode.steps for episode in episodes), default=0)
+    if longest > settings.GYMAPI_RESUME_MAX_STEPS:
         return (
-            f"its episode had {episode.steps} steps, more than GYMAPI_RESUME_MAX_STEPS "
+            f"its episode had {longest} steps, more than GYMAPI_RESUME_MAX_STEPS "
             f"({settings.GYMAPI_RESUME_MAX_STEPS}) replays at start-up"
         )
     creation = Creation(
-        SINGLE, instance.env_id, render_mode=instance.render_mode, kwargs=instance.kwargs,
-        max_episode_steps=instance.max_episode_steps, seed=instance.seed, owner_id=instance.owner_id,
-        record_actions=True,
+        VECTOR if vector else SINGLE, instance.env_id, num_envs=instance.num_envs, render_mode=instance.render_mode,
+        kwargs=instance.kwargs, max_episode_steps=instance.max_episode_steps, seed=instance.seed,
+        owner_id=instance.owner_id, record_actions=True,
     )
     try:
         live = runtime.create(instance.pk, creation)
     except ApiError as error:
         return f"it could not be made again: {error.detail}"
     try:
-        if episode is not None:
-            reason = _replayed(live, episode)
+        if episodes:
+            reason = _replayed_vector(live, instance, episodes) if vector else _replayed(live, episodes[0])
             if reason is not None:
                 runtime.remove(live.instance_id)
                 return reason
@@ -206,34 +240,58 @@ def _rebuild(instance, episode):
     except BaseException:
         runtime.remove(live.instance_id)
         raise
-    live.covered = resumes(creation)
-    events.instance_created(instance)
+    live.covered = not vector and resumes(live)
+    if not vector:
+        events.instance_created(instance)  # the monitor shows single instances
     return None
 
 
+def _differs(live, episode, replayed):
+    """Why ``episode`` played again as ``replayed`` shows an environment that is not
+    deterministic under replay, or None when it came to what was recorded."""
+    ended = episode.ended_at is not None
+    recorded = (episode.steps, episode.total_reward, episode.terminated, episode.truncated)
+    if (replayed.steps, replayed.total_reward, replayed.terminated, replayed.truncated) == recorded and not (
+        replayed.ended_early or (replayed.terminated or replayed.truncated) != ended
+    ):
+        return None
+    where = f" of sub-environment {episode.sub_env}" if live.kind == VECTOR else ""
+    return (
+        f"{live.env_id} is not deterministic under replay: its episode {episode.number}{where} played again from its "
+        f"seed and actions came to {replayed.steps} steps and a return of {replayed.total_reward!r} "
+        f"(terminated {replayed.terminated}, truncated {replayed.truncated}), where {episode.steps} steps and "
+        f"{episode.total_reward!r} (terminated {episode.terminated}, truncated {episode.truncated}) were recorded"
+    )
+
+
 def _replayed(live, episode):
-    """Play ``episode`` again in ``live`` and take it up as its running episode: None when it
-    replayed as recorded, else why not."""
+    """Play ``episode`` again in the single instance ``live`` and take it up as its running
+    episode: None when it replayed as recorded, else why not."""
     replayed = live.replay_episode(
         number=episode.number, seed=episode.seed, options=episode.options, generator=episode.generator,
         actions=episode.actions,
     )
-    ended = episode.ended_at is not None
-    recorded = (episode.steps, episode.total_reward, episode.terminated, episode.truncated)
-    if (replayed.steps, replayed.total_reward, replayed.terminated, replayed.truncated) != recorded or (
-        replayed.ended_early or (replayed.terminated or replayed.truncated) != ended
-    ):
-        return (
-            f"{live.env_id} is not deterministic under replay: its episode {episode.number} played again from its "
-            f"seed and actions came to {replayed.steps} steps and a return of {replayed.total_reward!r} "
-            f"(terminated {replayed.terminated}, truncated {replayed.truncated}), where {episode.steps} steps and "
-            f"{episode.total_reward!r} (terminated {episode.terminated}, truncated {episode.truncated}) were recorded"
-        )
+    reason = _differs(live, episode, replayed)
+    if reason is not None:
+        return reason
     record = recording.EpisodeRecord(episode.number, episode.seed, episode.options, episode.generator,
                                      live.episode_actions)
     record.started = episode.started_at.timestamp()
     record.written = True
-    if ended:
+    if episode.ended_at is not None:
         record.finished, record.ended = True, episode.ended_at.timestamp()
+        record.terminated, record.truncated = episode.terminated, episode.truncated
     live.record = record
+    return None
+
+
+def _replayed_vector(live, instance, episodes):
+    """Play each sub-environment's last episode again in the vector instance ``live``: None
+    when each replayed as recorded, else why not."""
+    if not live.record_actions or [episode.sub_env for episode in episodes] != list(range(live.num_envs)):
+        return "its sub-environments' episodes were not all recorded with what replays them"
+    for episode, replayed in zip(episodes, live.replay_episodes(episodes, instance.vector_steps or 0)):
+        reason = _differs(live, episode, replayed)
+        if reason is not None:
+            return reason
     return None

@@ -14,6 +14,7 @@ import time
 import uuid
 
 import gymnasium as gym
+import numpy as np
 import pytest
 import requests
 from gymapi_client import StepSocket
@@ -195,6 +196,57 @@ def test_after_a_kill_9_an_instance_resumes_only_when_its_rows_cover_what_it_ans
             assert "not yet written to the database" in lost["detail"] and "GYMAPI_FLUSH_SECONDS" in lost["detail"]
     statuses = Database(url).statuses()  # the second server stopped as the first did not: with SIGTERM
     assert statuses[uuid.UUID(busy)] == "lost" and statuses[uuid.UUID(rested)] == "suspended"
+
+
+def vector_actions(step):
+    return [step % 4, (step + 1) % 4, (step * 3) % 4]
+
+
+@pytest.mark.parametrize("database_url", ["sqlite_url", "postgres_url"])
+def test_after_a_sigterm_a_vector_instance_continues_every_sub_environment_exactly(request, tmp_path, database_url):
+    url = request.getfixturevalue(database_url)
+    # A slippery FrozenLake: each step draws from its sub-environment's generator, and episodes end apart.
+    twin = gym.make_vec("FrozenLake-v1", 3, vectorization_mode="sync")
+    twin.reset(seed=5)
+
+    def twin_step(step):
+        observation, reward, terminated, truncated, _ = twin.step(np.array(vector_actions(step)))
+        return [encode_any(observation), encode_any(reward), terminated.tolist(), truncated.tolist()]
+
+    def served_step(api, instance_id, step):
+        body = api.call("POST", f"/v1/vector_envs/{instance_id}/step/", {"action": vector_actions(step)})
+        return [body["observation"], body["reward"], body["terminated"], body["truncated"]]
+
+    with start(tmp_path, url, "first") as first:
+        api = Api(first.url)
+        instance_id = api.call("POST", "/v1/vector_envs/", {"env_id": "FrozenLake-v1", "num_envs": 3}, expect=201)[
+            "instance_id"
+        ]
+        api.call("POST", f"/v1/vector_envs/{instance_id}/reset/", {"seed": 5})
+        ended = 0
+        for step in range(12):
+            answer = served_step(api, instance_id, step)
+            assert answer == twin_step(step), step
+            ended += sum(answer[2]) + sum(answer[3])
+        assert ended, "no sub-environment's episode ended before the restart"
+        first.process.send_signal(signal.SIGTERM)
+        assert first.process.wait(timeout=60) == 0
+    assert Database(url).statuses()[uuid.UUID(instance_id)] == "suspended"
+
+    with start(tmp_path, url, "second") as second:
+        api = Api(second.url)
+        assert api.call("GET", f"/v1/vector_envs/{instance_id}/")["steps"] == 12
+        for step in range(12, 40):
+            assert served_step(api, instance_id, step) == twin_step(step), step
+        episodes = api.call("GET", f"/v1/vector_envs/{instance_id}/episodes/")
+    # One row per episode of each sub-environment, those that spanned the restart included.
+    rows = Database(url).rows(
+        f"select sub_env, number from envs_episode where instance_id = '{uuid.UUID(instance_id).hex}'"
+        if url.startswith("sqlite") else
+        f"select sub_env, number from envs_episode where instance_id = '{instance_id}'"
+    )
+    assert len(rows) == len(set(rows))
+    assert episodes
 
 
 def test_what_cannot_be_rebuilt_exactly_is_lost_or_closed_with_the_reason(tmp_path, sqlite_url):
