@@ -83,14 +83,14 @@ class ReadOnlyMixin:
 class EnvInstanceAdmin(ReadOnlyMixin, admin.ModelAdmin):
     # Narrow columns, so that the list reads at 1,400 px: the id's first characters link to the record.
     list_display = ("short_id", "environment", "status", "owner", "render_mode", "created_at", "episode_count", "step_count")
-    list_filter = ("status", "env_id", "render_mode", ("num_envs", admin.EmptyFieldListFilter), "owner")
+    list_filter = ("status", "env_id", "render_mode", ("num_envs", admin.EmptyFieldListFilter), "resumable", "owner")
     list_select_related = ("owner",)
     list_per_page = 50
     search_fields = ("id", "env_id", "owner__name")
     date_hierarchy = "created_at"
     readonly_fields = (
         "id", "env_id", "num_envs", "render_mode", "kwargs", "seed", "max_episode_steps", "status", "status_reason",
-        "owner", "created_at", "closed_at", "process",
+        "owner", "created_at", "closed_at", "process", "record_actions", "resumable", "vector_steps",
     )
     # The last episodes and the chart, not every episode inline: an instance may have thousands.
     change_form_template = "admin/envs/envinstance/change_form.html"

@@ -102,6 +102,9 @@ def call(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_an
         access.check_instance(caller, instance_id)  # another key's instance: the 404 of an unknown id
         given = arguments(operation, data)
         live = instance_get(instance_id, operation.kind)
+        if live.covered and writer.backlog:
+            # At rest, its rows say so: its next answer must be written as not covered first (README, Restarts).
+            raise DatabaseUnavailable()
         with live.lock, ends_if_broken(live):
             if live.remote:  # made by its actor, waited for in this thread
                 body, rows, error, broken = live.call("perform", operation.name, given, ENCODINGS[encode])
@@ -158,7 +161,8 @@ def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=e
     if not settings.GYMAPI_INLINE:
         return None
     live = runtime.get(instance_id, operation.kind)
-    if live is None or live.closed or live.broken is not None or not caller.owns(live) or writer.refusing:
+    if (live is None or live.closed or live.broken is not None or not caller.owns(live) or writer.refusing
+            or (live.covered and writer.backlog)):
         return None  # a thread words the 404, 410 or 503
     cost = live.costs.get(operation.name)
     if cost is None or cost > SLOW_SECONDS:

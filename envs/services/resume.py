@@ -1,23 +1,27 @@
 """Instances that survive a restart of their server (README, Restarts).
 
-With ``GYMAPI_RESUME`` on (the default) and the process-local runtime, a single
-instance recording its actions is never lost to a deploy:
+With ``GYMAPI_RESUME`` on (the default) and the process-local runtime, an
+instance recording what replays its episodes (``instances.resumes``) is never
+lost to a deploy:
 
-- ``checkpoint``: an instance at rest (untouched for ``GYMAPI_FLUSH_SECONDS``)
-  has its current episode written as it stands, marked as covering every
-  answer it gave (recording/episodes.py); its next reset or step marks it
-  not, before that answer goes out. The server's sweeper calls it.
+- ``checkpoint``: a single instance at rest (untouched for
+  ``GYMAPI_FLUSH_SECONDS``) has its current episode written as it stands,
+  marked as covering every answer it gave (recording/episodes.py); its next
+  reset or step marks it not, before that answer goes out. The server's
+  sweeper calls it.
 - ``instances_suspend``: at shutdown (SIGTERM), every such instance is
-  checkpointed and recorded ``suspended``, its environment freed, instead of
-  being closed; the others are closed as before.
+  checkpointed (a vector one has its running episodes written) and recorded
+  ``suspended``, its environment freed, instead of being closed; the others
+  are closed as before.
 - ``instances_resume``: at start-up, before the first request, every
-  instance suspended on this host, and every active one whose server
-  process ended (a crash), is rebuilt under its id: made as it was created,
-  its last episode played again from its row (seed, options, generator
-  state, actions), and checked against that row (steps, return, end). Its
-  client's next call answers what it would have without the restart. One
-  that cannot be rebuilt exactly is marked lost with the reason, never
-  resumed into a state its client was not shown.
+  instance suspended on this host, and every single one whose server process
+  ended (a crash) with rows covering its answers, is rebuilt under its id:
+  made as it was created, its last episode (each sub-environment's) played
+  again from its row (seed, options, generator state, actions), and checked
+  against that row (steps, return, end). Its client's next call answers what
+  it would have without the restart. One that cannot be rebuilt exactly is
+  marked lost with the reason, never resumed into a state its client was not
+  shown.
 """
 
 import logging

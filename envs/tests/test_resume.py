@@ -21,6 +21,7 @@ from gymapi_client import StepSocket
 from gymapi_client.spaces import encode_any
 
 from envs.models import EnvInstance, Episode, InstanceStatus
+from envs.recording.writer import writer
 from envs.services import resume
 from gymapi.testing.server import ServerProcess
 
@@ -181,7 +182,9 @@ def test_after_a_kill_9_an_instance_resumes_only_when_its_rows_cover_what_it_ans
             assert api.step(rested, action) == rested_twin.step(action)
         busy = api.create(seed=2)
         assert api.reset(busy) == Twin(2).reset()
-        time.sleep(2.0)  # both rest past GYMAPI_FLUSH_SECONDS: checkpointed
+        vector = api.call("POST", "/v1/vector_envs/", {"env_id": "FrozenLake-v1", "num_envs": 2}, expect=201)
+        api.call("POST", f"/v1/vector_envs/{vector['instance_id']}/reset/", {"seed": 1})
+        time.sleep(2.0)  # the single ones rest past GYMAPI_FLUSH_SECONDS: checkpointed
         api.step(busy, 1)  # answered, and not written before the kill
         killed.process.kill()
         assert killed.process.wait(timeout=30) == -signal.SIGKILL
@@ -194,6 +197,9 @@ def test_after_a_kill_9_an_instance_resumes_only_when_its_rows_cover_what_it_ans
             lost = api.call(method, f"/v1/envs/{busy}/{path}", body, expect=410)
             assert lost["code"] == "instance_lost"
             assert "not yet written to the database" in lost["detail"] and "GYMAPI_FLUSH_SECONDS" in lost["detail"]
+        # A vector instance's running episodes are written at a stop only.
+        lost = api.call("GET", f"/v1/vector_envs/{vector['instance_id']}/", expect=410)
+        assert lost["code"] == "instance_lost" and "not after a crash" in lost["detail"]
     statuses = Database(url).statuses()  # the second server stopped as the first did not: with SIGTERM
     assert statuses[uuid.UUID(busy)] == "lost" and statuses[uuid.UUID(rested)] == "suspended"
 
@@ -355,3 +361,17 @@ def test_instances_that_cannot_be_rebuilt_write_nothing_more(api, make_instance,
     api.post(f"/v1/envs/{off}/reset/", {})
     assert rows_of(unrecorded) == rows_of(off) == []
     assert resume.checkpoint(idle=0) == 0
+
+
+@pytest.mark.django_db
+def test_a_rested_instance_is_not_woken_while_rows_wait_for_the_database(api, make_instance, monkeypatch):
+    rested, stepping = make_instance(reset=True), make_instance(reset=True)
+    api.post(f"/v1/envs/{stepping}/step/", {"action": 0})
+    assert resume.checkpoint(idle=0) == 2
+    api.post(f"/v1/envs/{stepping}/step/", {"action": 0})  # no longer at rest
+    monkeypatch.setattr(writer, "backlog", [object()])  # the database cannot be reached: rows wait
+    # Its answer would go out before the row saying so: a crash then would resume it into the past.
+    refused = api.post(f"/v1/envs/{rested}/step/", {"action": 0})
+    assert refused.status_code == 503 and refused.json()["code"] == "database_unavailable"
+    assert api.get(f"/v1/envs/{rested}/").json()["episode"]["steps"] == 0  # nothing changed
+    assert api.post(f"/v1/envs/{stepping}/step/", {"action": 0}).status_code == 200
