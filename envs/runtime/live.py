@@ -18,8 +18,8 @@ import time
 from django.conf import settings
 from gymnasium.wrappers import RecordVideo
 
-from ..errors import EnvBroken, EnvError, EnvTimeout, InstanceGone, ResetNeeded
 from ..actions import decode_actions
+from ..errors import EnvBroken, EnvError, EnvTimeout, InstanceGone, ResetNeeded
 from .calls import CallTimeout, run_bounded
 from .generators import generator_state
 from .replay import play
