@@ -33,6 +33,12 @@ class Live:
 
     kind = None
     remote = False  # held in this process (envs/runtime/ray.py's instances are not)
+    # Slots: a thousand idle instances cost a dictionary each otherwise (README, Performance, memory).
+    __slots__ = (
+        "instance_id", "_env", "lock", "env_id", "action_space", "observation_space", "owner_id", "record_actions",
+        "_pending_seed", "closed", "broken", "abandoned", "needs_reset", "version", "last_used", "costs",
+        "viewer_frame", "covered",
+    )
 
     def __init__(self, instance_id, env, *, seed=None, owner_id=None, record_actions=False):
         self.instance_id = instance_id
@@ -137,6 +143,10 @@ class LiveEnv(Live):
     """One live environment and the bookkeeping of its current episode."""
 
     kind = SINGLE
+    __slots__ = (
+        "render_mode", "episode_number", "episode_steps", "episode_return", "episode_seed", "episode_options",
+        "episode_generator", "episode_actions", "terminated", "truncated", "last_reward", "record", "video_folder",
+    )
 
     def __init__(self, instance_id, env, **options):
         super().__init__(instance_id, env, **options)

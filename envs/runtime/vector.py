@@ -71,6 +71,12 @@ class LiveVectorEnv(Live):
     kind = VECTOR
     render_mode = None  # vector environments draw nothing
     MODES = (AutoresetMode.NEXT_STEP, AutoresetMode.SAME_STEP)
+    __slots__ = (
+        "num_envs", "vectorization_mode", "autoreset_mode", "single_action_space", "single_observation_space", "steps",
+        "episode_numbers", "episode_steps", "episode_returns", "episode_seeds", "episode_started", "autoresetting",
+        "finished", "flushed_at", "unreplayable", "sub_envs", "episode_options", "episode_generators", "action_log",
+        "action_log_start",
+    )
 
     def __init__(self, instance_id, env, *, vectorization_mode, **options):
         super().__init__(instance_id, env, **options)

@@ -96,14 +96,15 @@ def live_cartpole():
 
 
 def count_frames(live):
+    """The versions ``live`` drew frames of (each frame renders its environment once)."""
     drawn = []
-    frame = live.frame
+    render = live._env.render
 
-    def counting_frame():
+    def counting_render():
         drawn.append(live.version)
-        return frame()
+        return render()
 
-    live.frame = counting_frame
+    live._env.render = counting_render
     return drawn
 
 
