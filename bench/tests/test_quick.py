@@ -12,6 +12,9 @@ from pathlib import Path
 
 import pytest
 
+# It measures on databases of its own (or none), whatever DATABASE_URL says: the PostgreSQL run of make test would only repeat it.
+pytestmark = pytest.mark.database_free
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ROWS = [
     "In-process Gymnasium steps/s",

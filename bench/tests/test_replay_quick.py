@@ -5,6 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# It measures on databases of its own (or none), whatever DATABASE_URL says: the PostgreSQL run of make test would only repeat it.
+pytestmark = pytest.mark.database_free
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 ROWS = [
     "CartPole-v1: replay of a 500-step episode, steps/s",

@@ -10,6 +10,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+# It measures on databases of its own (or none), whatever DATABASE_URL says: the PostgreSQL run of make test would only repeat it.
+pytestmark = pytest.mark.database_free
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 
 
