@@ -9,6 +9,7 @@ a loop cannot wait for a thread, and the hop would cost more than the call.
 
 import asyncio
 import threading
+import time
 
 from django.conf import settings
 
@@ -34,10 +35,12 @@ class _CallThread:
     def call(self, timeout, function, args, kwargs):
         done = threading.Lock()  # one per call: a call abandoned and finishing late releases its own
         done.acquire()
-        job = self._job = [function, args, kwargs, done, None, None]
+        job = self._job = [function, args, kwargs, done, None, None, 0.0]
+        handed = time.perf_counter()
         self._start.release()
         if not done.acquire(timeout=timeout):
             raise CallTimeout
+        _hops.seconds = getattr(_hops, "seconds", 0.0) + time.perf_counter() - handed - job[6]
         if job[5] is not None:
             raise job[5]
         return job[4]
@@ -47,10 +50,12 @@ class _CallThread:
             self._start.acquire()
             job, self._job = self._job, None
             function, args, kwargs, done = job[:4]
+            began = time.perf_counter()
             try:
                 job[4] = function(*args, **kwargs)
             except BaseException as error:  # handed to the caller, who raises it
                 job[5] = error
+            job[6] = time.perf_counter() - began
             del function, args, kwargs
             self._pool.idle(self)  # before the caller wakes, so its next call finds this thread
             done.release()
@@ -83,6 +88,19 @@ class _CallThreads:
 
 _call_threads = _CallThreads()
 _running_loop = asyncio._get_running_loop  # None off an event loop's thread; a C call
+
+
+# Per calling thread: the seconds its calls spent being handed to a call thread and back.
+_hops = threading.local()
+
+
+def hop_seconds():
+    """Seconds this thread's calls spent being handed to call threads and back (not in the
+    calls themselves) since it last asked: what the same calls would not cost on the event
+    loop, where they are made directly (http/dispatch.py measures what a call would cost there)."""
+    spent = getattr(_hops, "seconds", 0.0)
+    _hops.seconds = 0.0
+    return spent
 
 
 def run_bounded(function, *args, **kwargs):
