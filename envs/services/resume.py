@@ -98,10 +98,8 @@ def instances_suspend():
     checkpoint(idle=0)
     covered = [live.instance_id for live in runtime.lives(SINGLE) if live.covered and live.broken is None]
     suspended = 0
-    for start in range(0, len(covered), 500):  # SQLite binds at most 999 parameters
-        suspended += EnvInstance.objects.active().filter(pk__in=covered[start : start + 500]).update(
-            status=InstanceStatus.SUSPENDED
-        )
+    for chunk in _chunks(covered):
+        suspended += EnvInstance.objects.active().filter(pk__in=chunk).update(status=InstanceStatus.SUSPENDED)
     for instance_id in covered:
         runtime.remove(instance_id)
     if settings.GYMAPI_RESUME:
@@ -177,25 +175,30 @@ def _claim():
             found.setdefault((status, process), []).append(pk)
     with transaction.atomic():
         for (status, process), pks in found.items():
-            for start in range(0, len(pks), 500):  # SQLite binds at most 999 parameters
-                EnvInstance.objects.filter(pk__in=pks[start : start + 500], status=status, process=process).update(
+            for chunk in _chunks(pks):
+                EnvInstance.objects.filter(pk__in=chunk, status=status, process=process).update(
                     status=InstanceStatus.ACTIVE, process=me
                 )
     suspended = {pk for (status, _), pks in found.items() if status == InstanceStatus.SUSPENDED for pk in pks}
     claimed = [pk for pks in found.values() for pk in pks]
     instances = []
-    for start in range(0, len(claimed), 500):
-        instances.extend(EnvInstance.objects.filter(pk__in=claimed[start : start + 500], process=me))
+    for chunk in _chunks(claimed):
+        instances.extend(EnvInstance.objects.filter(pk__in=chunk, process=me))
     for instance in instances:
         instance.was_suspended = instance.pk in suspended
     return sorted(instances, key=lambda instance: instance.created_at)
 
 
+def _chunks(items, size=500):
+    """``items`` a few hundred at a time: a query binds at most 999 parameters on SQLite."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
 def _with_last_episodes(instances):
     """Each of ``instances`` with the rows of its last episodes, one per sub-environment, in
-    order (none when it was never reset), read a few hundred at a time."""
-    for start in range(0, len(instances), 500):
-        chunk = instances[start : start + 500]
+    order (none when it was never reset)."""
+    for chunk in _chunks(instances):
         last = (
             Episode.objects.filter(instance=OuterRef("instance"), sub_env=OuterRef("sub_env"))
             .order_by("-number").values("number")[:1]
