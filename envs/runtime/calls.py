@@ -36,11 +36,10 @@ class _CallThread:
         done = threading.Lock()  # one per call: a call abandoned and finishing late releases its own
         done.acquire()
         job = self._job = [function, args, kwargs, done, None, None, 0.0]
-        handed = time.perf_counter()
         self._start.release()
         if not done.acquire(timeout=timeout):
             raise CallTimeout
-        _hops.seconds = getattr(_hops, "seconds", 0.0) + time.perf_counter() - handed - job[6]
+        _hops.called = job[6]  # the call's own seconds, in the call thread
         if job[5] is not None:
             raise job[5]
         return job[4]
@@ -75,11 +74,16 @@ class _CallThreads:
         self._lock = threading.Lock()
 
     def call(self, timeout, function, args, kwargs):
-        with self._lock:
-            thread = self._idle.pop() if self._idle else None
-        if thread is None:
-            thread = _CallThread(self)
-        return thread.call(timeout, function, args, kwargs)
+        began = time.perf_counter()
+        _hops.called = 0.0
+        try:
+            with self._lock:
+                thread = self._idle.pop() if self._idle else None
+            if thread is None:
+                thread = _CallThread(self)
+            return thread.call(timeout, function, args, kwargs)
+        finally:  # what the call took beyond its own seconds: the hand-off, there and back
+            _hops.seconds = getattr(_hops, "seconds", 0.0) + time.perf_counter() - began - _hops.called
 
     def idle(self, thread):
         with self._lock:

@@ -15,7 +15,7 @@ from asgiref.sync import sync_to_async
 from envs.http import dispatch
 from envs.models import Episode
 from envs.recording.writer import writer
-from envs.runtime import runtime
+from envs.runtime import calls, runtime
 
 from . import drive
 
@@ -189,3 +189,20 @@ def test_it_steps_a_cheap_vector_instance_and_hands_back_its_rows(settings):
     asyncio.run(writer.write(rows))
     assert Episode.objects.filter(instance_id=instance_id, terminated=True).count() >= 1
     assert drive.step_on_loop(str(uuid.uuid4()), [0] * 4, dispatch.VECTOR_STEP) is None
+
+
+def test_a_call_made_in_a_thread_is_measured_without_its_hand_off_to_the_call_thread(monkeypatch):
+    # The hand-off made slow (a loaded machine): the step itself stays cheap, and is measured so.
+    monkeypatch.setattr(dispatch, "SLOW_SECONDS", 0.005)  # a CartPole step is far below it
+    instance_id = drive.create(seed=1)
+    drive.reset(instance_id)
+    handing = calls._CallThread.call
+
+    def slow_hand_off(self, timeout, function, args, kwargs):
+        time.sleep(0.05)  # ten times SLOW_SECONDS, outside the call itself
+        return handing(self, timeout, function, args, kwargs)
+
+    monkeypatch.setattr(calls._CallThread, "call", slow_hand_off)
+    drive.step(instance_id, 0)
+    assert not dispatch.is_slow(instance_id)
+    assert drive.step_on_loop(instance_id, 0) is not None  # cheap: made on the loop
