@@ -23,9 +23,9 @@ from gymapi_client.spaces import encode_any
 from envs.models import EnvInstance, Episode, InstanceStatus
 from envs.recording.writer import writer
 from envs.services import resume
-from gymapi.testing.server import ServerProcess
 
 from .test_restart import Database
+from .test_restart import start as start_server
 
 # Instances rest (and are checkpointed) after half a second untouched.
 ENV = {"GYMAPI_FLUSH_SECONDS": "0.5", "LOG_LEVEL": "WARNING", "GYMAPI_ENV_PACKAGES": "envs.tests.faulty_envs"}
@@ -37,9 +37,8 @@ def sqlite_url(tmp_path):
 
 
 def start(tmp_path, database_url, name, **env):
-    directory = tmp_path / name  # a log of each server's own
-    directory.mkdir()
-    return ServerProcess(directory, DATABASE_URL=database_url, **ENV, **env).start()
+    """test_restart.py's server, with instances that rest (and are checkpointed) after half a second."""
+    return start_server(tmp_path, database_url, name, **ENV | env)
 
 
 class Api:
