@@ -128,22 +128,7 @@ def episode_row_finished(live, row):
     write: ``episode_finished`` for a single instance held elsewhere (the Ray runtime)."""
     if live.kind != SINGLE or row.ended is None:
         return
-    message = {
-        "type": "episode.finished",
-        "owner": live.owner_id,
-        "event": {
-            "type": "episode_finished",
-            "instance_id": live.instance_id,
-            "env_id": live.env_id,
-            "episode": row.number,
-            "steps": row.steps,
-            "return": encode_float(row.total_reward),
-            "terminated": row.terminated,
-            "truncated": row.truncated,
-        },
-    }
-    watchers.send(SERVER_GROUP, message)
-    watchers.send(instance_group(live.instance_id), message)
+    _episode_finished(live, row.number, row.steps, row.total_reward, row.terminated, row.truncated)
 
 
 def episode_finished(live):
@@ -152,9 +137,14 @@ def episode_finished(live):
     Call with the instance's lock held, before anything changes its counters
     (a reset calls it before resetting).
     """
-    group = instance_group(live.instance_id)
-    if not (watchers.count(SERVER_GROUP) or watchers.count(group)):
+    if not (watchers.count(SERVER_GROUP) or watchers.count(instance_group(live.instance_id))):
         return
+    _episode_finished(
+        live, live.episode_number, live.episode_steps, live.episode_return, live.terminated, live.truncated
+    )
+
+
+def _episode_finished(live, number, steps, total, terminated, truncated):
     message = {
         "type": "episode.finished",
         "owner": live.owner_id,
@@ -162,12 +152,12 @@ def episode_finished(live):
             "type": "episode_finished",
             "instance_id": live.instance_id,
             "env_id": live.env_id,
-            "episode": live.episode_number,
-            "steps": live.episode_steps,
-            "return": encode_float(live.episode_return),
-            "terminated": live.terminated,
-            "truncated": live.truncated,
+            "episode": number,
+            "steps": steps,
+            "return": encode_float(total),
+            "terminated": terminated,
+            "truncated": truncated,
         },
     }
     watchers.send(SERVER_GROUP, message)
-    watchers.send(group, message)
+    watchers.send(instance_group(live.instance_id), message)
