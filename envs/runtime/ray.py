@@ -40,6 +40,8 @@ BASE_DIR = Path(__file__).resolve().parent.parent.parent
 FORWARDED = ("MUJOCO_GL", "PYOPENGL_PLATFORM", "SDL_VIDEODRIVER", "SDL_AUDIODRIVER", "LOG_LEVEL")
 # Ray's errors that mean the cluster cannot be reached (its head gone, say).
 UNREACHABLE = (ray_errors.RaySystemError, ray_errors.GetTimeoutError, ConnectionError)
+# How long a creation the cluster has no room for waits for CPUs that closed actors are giving back.
+RELEASE_SECONDS = 3.0
 
 
 def actor_environment():
@@ -135,6 +137,20 @@ class RemoteLive:
             pass
 
 
+def _free_cpus(wanted, grace=RELEASE_SECONDS):
+    """The CPUs free in the cluster, waited for up to ``grace`` seconds while fewer than ``wanted``
+    are and the cluster holds that many: an actor just stopped gives its CPUs back to Ray's count
+    a moment after ``ray.kill`` returns, and a creation right after a close must find them."""
+    deadline = time.monotonic() + grace
+    while True:
+        free = ray.available_resources().get("CPU", 0.0)
+        if free + 1e-9 >= wanted or time.monotonic() >= deadline:
+            return free
+        if ray.cluster_resources().get("CPU", 0.0) + 1e-9 < wanted:  # no wait gives room that is not there
+            return free
+        time.sleep(0.1)
+
+
 def _call_timeout():
     return settings.GYMAPI_CALL_TIMEOUT or None
 
@@ -198,7 +214,7 @@ class RayRuntime:
         # An actor no node can place waits in Ray's queue: the client would wait out the call
         # timeout for a 504 that blames the environment. Concurrent creations may still race
         # past this look; the loser waits for a place as Ray's queue decides.
-        free = ray.available_resources().get("CPU", 0.0)
+        free = _free_cpus(num_cpus)
         if free + 1e-9 < num_cpus:
             raise ClusterFull(num_cpus, free)
         actor = self.actor_class.options(
