@@ -49,6 +49,7 @@ from django.conf import settings
 
 from ..actions import encode_actions
 from ..models import Episode
+from ..runtime.generators import unpacked
 
 # Ended vector episodes gathered before they are written together.
 VECTOR_FLUSH_EPISODES = 1024
@@ -104,7 +105,7 @@ def _row(live, record, *, ended, terminated=False, truncated=False, steps=None, 
     return EpisodeRow(
         live.instance_id, 0, record.number, record.seed, record.started, record.ended if ended else None,
         live.episode_steps if steps is None else steps, live.episode_return if total is None else total,
-        terminated, truncated, record.options, record.generator, actions, resumable=resumable,
+        terminated, truncated, record.options, unpacked(record.generator), actions, resumable=resumable,
     )
 
 
@@ -199,7 +200,7 @@ def vector_taken(live, finished=None):
     space = live.single_action_space
     return [
         EpisodeRow(
-            live.instance_id, *episode[:9], episode.options, episode.generator,
+            live.instance_id, *episode[:9], episode.options, unpacked(episode.generator),
             None if episode.actions is None else encode_actions(space, episode.actions), episode.unreplayable,
         )
         for episode in finished
@@ -220,7 +221,7 @@ def vector_suspended(live):
             continue
         rows.append(EpisodeRow(
             live.instance_id, i, running["number"], live.episode_seeds[i], live.episode_started[i], None,
-            running["steps"], running["return"], False, False, live.episode_options[i], live.episode_generators[i],
+            running["steps"], running["return"], False, False, live.episode_options[i], unpacked(live.episode_generators[i]),
             encode_actions(space, live.actions_of(i, running["steps"], live.steps - 1)),
         ))
     return rows

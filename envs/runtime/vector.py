@@ -39,7 +39,7 @@ class FinishedEpisode(NamedTuple):
     # What replays it (recording/episodes.py): its reset's options, the generator's state before
     # an unseeded reset, its actions (None when not recorded), and why it cannot be replayed.
     options: dict | None = None
-    generator: dict | None = None
+    generator: bytes | dict | None = None  # generators.generator_state's
     actions: object = None
     unreplayable: str = ""
 
