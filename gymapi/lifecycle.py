@@ -36,30 +36,23 @@ _sweepers = []
 _tasks = []  # what runs beside the requests until the shutdown
 
 
-class Lifespan:
-    """ASGI: the lifespan protocol answered here (``startup`` and ``shutdown``), every other
-    scope passed to ``app`` (Channels' router has no lifespan of its own)."""
-
-    def __init__(self, app):
-        self.app = app
-
-    async def __call__(self, scope, receive, send):
-        if scope["type"] != "lifespan":
-            return await self.app(scope, receive, send)
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                try:
-                    await startup()
-                except Exception as error:  # the server refuses to start, and says why
-                    logger.exception("Start-up failed")
-                    await send({"type": "lifespan.startup.failed", "message": str(error)})
-                    return
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await shutdown()
-                await send({"type": "lifespan.shutdown.complete"})
+async def lifespan(scope, receive, send):
+    """ASGI application of the ``lifespan`` scope: ``startup`` and ``shutdown`` answered (the
+    router gives it that scope only, so that no request passes through one more call)."""
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            try:
+                await startup()
+            except Exception as error:  # the server refuses to start, and says why
+                logger.exception("Start-up failed")
+                await send({"type": "lifespan.startup.failed", "message": str(error)})
                 return
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await shutdown()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
 
 
 async def startup():

@@ -17,7 +17,7 @@ from envs.http.fastpath import FastPath
 from envs.http.step_socket import StepSocketApp, socket_not_found
 from monitor.routing import websocket_urlpatterns
 
-from .lifecycle import Lifespan
+from .lifecycle import lifespan
 
 
 def build():
@@ -32,4 +32,4 @@ def build():
     # A path no route takes is refused with a 404 (socket_not_found): Channels'
     # URLRouter would raise ValueError, which the server turns into a 500.
     sockets = StepSocketApp(URLRouter([*websocket_urlpatterns, re_path(r"", socket_not_found)]))
-    return Lifespan(ProtocolTypeRouter({"http": http_app, "websocket": sockets})), http_app
+    return ProtocolTypeRouter({"http": http_app, "websocket": sockets, "lifespan": lifespan}), http_app
