@@ -43,16 +43,18 @@ RESERVED_FILES = 100
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's ``HttpToolsProtocol`` with a header timeout and a connection cap (the module's docstring)."""
 
-    # The connections waiting for their headers, the longest waiting first
-    # (dicts keep their order). One server per process, so one table.
+    # The connections waiting for their headers, each with the time it began to wait, the
+    # longest waiting first (dicts keep their order). One server per process, so one table,
+    # and one sweep over it: a timer armed and cancelled for every request would cost each
+    # keep-alive request more than the table does.
     waiting = {}
+    sweep = None  # the loop's handle of the next sweep, while connections wait
     last_warned = 0.0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.header_timeout = settings.GYMAPI_HEADER_TIMEOUT
         self.max_connections = settings.GYMAPI_MAX_CONNECTIONS
-        self.header_timer = None
 
     def connection_made(self, transport):
         super().connection_made(transport)
@@ -72,28 +74,38 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.wait_for_headers()  # a later request on a keep-alive connection: its own time from its first byte
 
     def on_headers_complete(self):
-        self.headers_done()  # before uvicorn's, which may hand the connection over to a WebSocket protocol
+        self.waiting.pop(self, None)  # before uvicorn's, which may hand the connection over to a WebSocket protocol
         super().on_headers_complete()
 
     def connection_lost(self, exc):
-        self.headers_done()
+        self.waiting.pop(self, None)
         super().connection_lost(exc)
 
     def wait_for_headers(self):
-        self.headers_done()
-        self.waiting[self] = None
-        if self.header_timeout:
-            self.header_timer = self.loop.call_later(self.header_timeout, self.close_waiting)
+        waiting = self.waiting
+        waiting.pop(self, None)  # to the end of the table: it waits from now
+        waiting[self] = time.monotonic()
+        if self.header_timeout and GuardedHttpToolsProtocol.sweep is None:
+            self.sweep_later()
 
-    def headers_done(self):
-        self.waiting.pop(self, None)
-        if self.header_timer is not None:
-            self.header_timer.cancel()
-            self.header_timer = None
+    def sweep_later(self):
+        # A connection is closed between header_timeout and a quarter of it later.
+        GuardedHttpToolsProtocol.sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self.sweep_waiting)
+
+    def sweep_waiting(self):
+        """Close the connections that have waited for their headers past the timeout."""
+        GuardedHttpToolsProtocol.sweep = None
+        now = time.monotonic()
+        for protocol, since in list(self.waiting.items()):
+            if now - since < self.header_timeout:
+                break  # the rest began to wait later
+            protocol.close_waiting()
+        if self.waiting:
+            self.sweep_later()
 
     def close_waiting(self):
         """Close this connection, which has not sent its headers (in time, or before the cap needed room)."""
-        self.headers_done()
+        self.waiting.pop(self, None)
         if not self.transport.is_closing():
             self.transport.close()
 
