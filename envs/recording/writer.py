@@ -76,6 +76,8 @@ class Writer:
     @property
     def refusing(self):
         """Whether so many rows wait for the database that no more may be made."""
+        if not self.backlog:  # the common case, asked on every step: no setting read
+            return False
         limit = settings.GYMAPI_WRITER_BACKLOG
         return bool(limit) and len(self.backlog) >= limit
 
