@@ -12,7 +12,7 @@ TEST_POSTGRES_URL ?= postgres://postgres@127.0.0.1:5432/test
 SERVER := $(VENV)/.installed-server
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench wrk soak cluster
+.PHONY: run test test-sqlite test-postgres migrate install clean chromium bench against wrk soak cluster
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -81,6 +81,11 @@ bench: $(STAMP) wrk
 	$(BIN)/python -m bench.run
 	$(BIN)/python -m bench.ray_bench
 	$(BIN)/python -m bench.resume
+
+# This checkout against an earlier commit, both servers at once (README, Performance).
+against: $(STAMP) wrk
+	@test -n "$(COMMIT)" || { echo "Name the commit to measure against: make against COMMIT=<commit>"; exit 2; }
+	$(BIN)/python -m bench.against $(COMMIT)
 
 # The soak test (bench/soak.py): 32 clients against the production server for
 # 3 minutes; SOAK_SECONDS and SOAK_CLIENTS change that. Exits 1 on any error.

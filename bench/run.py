@@ -84,16 +84,17 @@ def reference_command(port):
 class Server:
     """One server process on a free loopback port, stopped by its PID."""
 
-    def __init__(self, name, command_for_port, env=None):
+    def __init__(self, name, command_for_port, env=None, cwd=BASE_DIR):
         self.name = name
         self.port = free_port()
         self.command = command_for_port(self.port)
         self.env = {**os.environ, **(env or {})}
+        self.cwd = cwd  # the code it runs: this checkout, or another commit's (bench/against.py)
         self.process = None
 
     def __enter__(self):
         self.log = tempfile.TemporaryFile()
-        self.process = subprocess.Popen(self.command, cwd=BASE_DIR, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(self.command, cwd=self.cwd, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -438,13 +439,13 @@ def migrated_database(directory):
     return migrated(f"sqlite:///{Path(directory) / 'bench.sqlite3'}")
 
 
-def migrated(database_url):
-    """Migrate the database at ``database_url``: the environment of a server on it. Each server
-    on it starts empty: what the one before held is closed at its stop, not taken up by the
-    next (GYMAPI_RESUME=0; bench/resume.py measures restarts, and a stepping instance costs
-    the same either way)."""
+def migrated(database_url, cwd=BASE_DIR):
+    """Migrate the database at ``database_url`` (with the code in ``cwd``): the environment of a
+    server on it. Each server on it starts empty: what the one before held is closed at its
+    stop, not taken up by the next (GYMAPI_RESUME=0; bench/resume.py measures restarts, and a
+    stepping instance costs the same either way)."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=BASE_DIR, env=env, check=True)
+    subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=cwd, env=env, check=True)
     return {"DATABASE_URL": database_url, "DEBUG": "0", "LOG_LEVEL": "WARNING", "GYMAPI_RESUME": "0"}
 
 
