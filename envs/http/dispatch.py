@@ -46,6 +46,8 @@ SLOW_SECONDS = 0.001
 # Reading and decoding a body costs what its sender chose to send: one larger than this is read
 # in a thread whatever its instance's steps cost (an action of a few numbers is a few dozen bytes).
 LOOP_BODY_BYTES = 64 * 1024
+# Where a live instance keeps each operation's cost.
+COSTS = {"step": "step_cost", "reset": "reset_cost"}
 # How much the last call weighs in the moving average: a single stall (a
 # collection, the scheduler) does not send an operation to threads.
 WEIGHT = 0.1
@@ -166,7 +168,7 @@ def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=e
     if (live is None or live.closed or live.broken is not None or not caller.owns(live) or writer.refusing
             or (live.covered and writer.backlog)):
         return None  # a thread words the 404, 410 or 503
-    cost = live.costs.get(operation.name)
+    cost = getattr(live, COSTS[operation.name])
     if cost is None or cost > SLOW_SECONDS:
         return None
     try:
@@ -272,12 +274,13 @@ def _measured(live, name, started, hops=0.0):
     and back, which it would not be on the loop: under load that hand-off alone took more
     than SLOW_SECONDS and kept cheap calls off the loop)."""
     seconds = time.perf_counter() - started - hops
-    cost = live.costs.get(name)
-    live.costs[name] = seconds if cost is None else cost + WEIGHT * (seconds - cost)
+    attribute = COSTS[name]
+    cost = getattr(live, attribute)
+    setattr(live, attribute, seconds if cost is None else cost + WEIGHT * (seconds - cost))
 
 
 def is_slow(instance_id, name="step"):
     """Whether ``name`` calls of ``instance_id`` run in threads for their cost (for tests and logs)."""
     live = runtime.get(instance_id)
-    cost = live.costs.get(name) if live is not None else None
+    cost = getattr(live, COSTS[name]) if live is not None else None
     return cost is None or cost > SLOW_SECONDS

@@ -36,8 +36,8 @@ class Live:
     # Slots: a thousand idle instances cost a dictionary each otherwise (README, Performance, memory).
     __slots__ = (
         "instance_id", "_env", "lock", "env_id", "action_space", "observation_space", "owner_id", "record_actions",
-        "_pending_seed", "closed", "broken", "abandoned", "needs_reset", "version", "last_used", "costs",
-        "viewer_frame", "covered",
+        "_pending_seed", "closed", "broken", "abandoned", "needs_reset", "version", "last_used",
+        "viewer_frame", "covered", "step_cost", "reset_cost",
     )
 
     def __init__(self, instance_id, env, *, seed=None, owner_id=None, record_actions=False):
@@ -66,9 +66,10 @@ class Live:
         # last drew, so a frame is rendered and encoded only when something changed.
         self.version = 0
         self.last_used = time.monotonic()
-        # Seconds each hot operation ("step", "reset") costs, a moving average:
-        # which calls may run on the event loop (http/dispatch.py).
-        self.costs = {}
+        # Seconds a step and a reset cost, moving averages (None until measured): which
+        # calls may run on the event loop (http/dispatch.py). Two slots, not a dict: a
+        # dict's table was some 200 bytes an instance.
+        self.step_cost = self.reset_cost = None
         # The last frame drawn for viewers, shared by all of them (rendering.py).
         self.viewer_frame = None
         # Whether the database's rows cover every answer it gave, so that it can be rebuilt

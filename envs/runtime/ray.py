@@ -67,7 +67,7 @@ class RemoteLive:
         self.lock = threading.RLock()  # this front's own calls in order; the actor orders everyone's
         self.closed = False
         self.broken = None
-        self.costs = {}  # on Ray every call is awaited: nothing is measured for the loop
+        self.step_cost = self.reset_cost = None  # on Ray every call is awaited: nothing is measured for the loop
         self.viewer_frame = None  # the last frame its actor sent (rendering.py)
         for name, value in static.items():  # kind, env_id, owner_id, spaces, spec, metadata, ...
             setattr(self, name, value)
