@@ -30,10 +30,21 @@ from . import run as bench
 QUICK = bench.QUICK
 
 
-class RestClient:
-    """One keep-alive client stepping one CartPole (the REST 1-client row)."""
+class Client:
+    """A row's client, kept between slices: ``step()`` does one exchange and returns the
+    steps it counts; ``play`` repeats it for a slice."""
 
     unit = "steps/s"
+
+    def play(self, seconds):
+        steps, deadline = 0, time.perf_counter() + seconds
+        while time.perf_counter() < deadline:
+            steps += self.step()
+        return steps
+
+
+class RestClient(Client):
+    """One keep-alive client stepping one CartPole (the REST 1-client row)."""
 
     def __init__(self, server):
         self.conn = server.connect()
@@ -42,24 +53,21 @@ class RestClient:
         self.bodies = (json.dumps({"action": 0}), json.dumps({"action": 1}))
         self.action = 0
 
-    def play(self, seconds):
-        steps, deadline = 0, time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            self.action ^= 1
-            status, body = bench.request(self.conn, "POST", self.base + "step/", self.bodies[self.action])
-            steps += 1
-            if b'"done":true' in body:
-                bench.request(self.conn, "POST", self.base + "reset/", {})
-        return steps
+    def step(self):
+        self.action ^= 1
+        _, body = bench.request(self.conn, "POST", self.base + "step/", self.bodies[self.action])
+        if b'"done":true' in body:
+            bench.request(self.conn, "POST", self.base + "reset/", {})
+        return 1
 
     def close(self):
         self.conn.close()
 
 
-class SocketClient:
+class SocketClient(Client):
     """One step socket in lock-step on one CartPole (the WebSocket 1-client row)."""
 
-    unit = "steps/s"
+    MESSAGES = ('{"op":"step","action":0}', '{"op":"step","action":1}')
 
     def __init__(self, server):
         from gymapi_client import StepSocket
@@ -72,27 +80,20 @@ class SocketClient:
         self.socket.receive_text()
         self.action = 0
 
-    def play(self, seconds):
-        messages = ('{"op":"step","action":0}', '{"op":"step","action":1}')
-        steps, deadline = 0, time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            self.action ^= 1
-            self.socket.send_text(messages[self.action])
-            reply = self.socket.receive_text()
-            steps += 1
-            if '"done":true' in reply:
-                self.socket.send_text('{"op":"reset"}')
-                self.socket.receive_text()
-        return steps
+    def step(self):
+        self.action ^= 1
+        self.socket.send_text(self.MESSAGES[self.action])
+        if '"done":true' in self.socket.receive_text():
+            self.socket.send_text('{"op":"reset"}')
+            self.socket.receive_text()
+        return 1
 
     def close(self):
         self.socket.close()
 
 
-class PipelinedClient:
+class PipelinedClient(Client):
     """One ws/step/ socket driving 8 CartPoles: a step for each, then the 8 answers."""
-
-    unit = "steps/s"
 
     def __init__(self, server, instances=8):
         from websockets.sync.client import connect
@@ -109,22 +110,19 @@ class PipelinedClient:
             self.socket.send(json.dumps(message))
         return [json.loads(self.socket.recv(timeout=30)) for _ in messages]
 
-    def play(self, seconds):
-        steps, deadline = 0, time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            self.action ^= 1
-            replies = self.exchange([{"op": "step", "instance_id": i, "action": self.action, "id": i} for i in self.ids])
-            steps += len(replies)
-            over = [reply["id"] for reply in replies if reply["done"]]
-            if over:
-                self.exchange([{"op": "reset", "instance_id": i, "id": i} for i in over])
-        return steps
+    def step(self):
+        self.action ^= 1
+        replies = self.exchange([{"op": "step", "instance_id": i, "action": self.action, "id": i} for i in self.ids])
+        over = [reply["id"] for reply in replies if reply["done"]]
+        if over:
+            self.exchange([{"op": "reset", "instance_id": i, "id": i} for i in over])
+        return len(replies)
 
     def close(self):
         self.socket.close()
 
 
-class BatchedClient:
+class BatchedClient(Client):
     """One client stepping a vector instance of 64 CartPoles (counted in env-steps)."""
 
     unit = "env-steps/s"
@@ -138,13 +136,10 @@ class BatchedClient:
         bench.request(self.conn, "POST", self.base + "reset/", {})
         self.num_envs, self.action = num_envs, 0
 
-    def play(self, seconds):
-        steps, deadline = 0, time.perf_counter() + seconds
-        while time.perf_counter() < deadline:
-            self.action ^= 1
-            bench.request(self.conn, "POST", self.base + "step/", {"action": [self.action] * self.num_envs})
-            steps += self.num_envs
-        return steps
+    def step(self):
+        self.action ^= 1
+        bench.request(self.conn, "POST", self.base + "step/", {"action": [self.action] * self.num_envs})
+        return self.num_envs
 
     def close(self):
         self.conn.close()
