@@ -40,16 +40,31 @@ WARN_EVERY = 60.0  # seconds: under a flood of connections, one line a minute, n
 RESERVED_FILES = 100
 
 
+# The connections waiting for their headers, each with the time it began to wait, the longest
+# waiting first (dicts keep their order). One server per process, so one table, and one sweep
+# over it: a timer armed and cancelled for every request would cost each keep-alive request
+# more than the table does.
+WAITING = {}
+
+
+class Shared:
+    """What the protocols share beside the table: the loop's handle of the next sweep (while
+    connections wait) and when the last warning went out. An object of its own, not attributes
+    of the protocol class: assigning a class attribute invalidates CPython's attribute caches
+    for every instance of the class, which cost each request more than the rest of the guard."""
+
+    __slots__ = ("sweep", "last_warned")
+
+    def __init__(self):
+        self.sweep = None
+        self.last_warned = 0.0
+
+
+shared = Shared()
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """uvicorn's ``HttpToolsProtocol`` with a header timeout and a connection cap (the module's docstring)."""
-
-    # The connections waiting for their headers, each with the time it began to wait, the
-    # longest waiting first (dicts keep their order). One server per process, so one table,
-    # and one sweep over it: a timer armed and cancelled for every request would cost each
-    # keep-alive request more than the table does.
-    waiting = {}
-    sweep = None  # the loop's handle of the next sweep, while connections wait
-    last_warned = 0.0
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -59,62 +74,65 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport):
         super().connection_made(transport)
         if self.max_connections and len(self.connections) > self.max_connections:
-            if not self.waiting:
-                self.warn("refusing connections: all %d are busy (GYMAPI_MAX_CONNECTIONS)", self.max_connections)
+            if not WAITING:
+                warn("refusing connections: all %d are busy (GYMAPI_MAX_CONNECTIONS)", self.max_connections)
                 transport.write(REFUSAL)
                 transport.close()
                 return
-            self.warn("closing connections that wait for their headers to make room (GYMAPI_MAX_CONNECTIONS=%d)",
-                      self.max_connections)
-            next(iter(self.waiting)).close_waiting()
+            warn("closing connections that wait for their headers to make room (GYMAPI_MAX_CONNECTIONS=%d)",
+                 self.max_connections)
+            next(iter(WAITING)).close_waiting()
         self.wait_for_headers()
 
+    # The two methods below run for every request: the base class is called by name, which
+    # costs less than super().
+
     def on_message_begin(self):
-        super().on_message_begin()
+        HttpToolsProtocol.on_message_begin(self)
         self.wait_for_headers()  # a later request on a keep-alive connection: its own time from its first byte
 
     def on_headers_complete(self):
-        self.waiting.pop(self, None)  # before uvicorn's, which may hand the connection over to a WebSocket protocol
-        super().on_headers_complete()
+        WAITING.pop(self, None)  # before uvicorn's, which may hand the connection over to a WebSocket protocol
+        HttpToolsProtocol.on_headers_complete(self)
 
     def connection_lost(self, exc):
-        self.waiting.pop(self, None)
+        WAITING.pop(self, None)
         super().connection_lost(exc)
 
     def wait_for_headers(self):
-        waiting = self.waiting
-        waiting.pop(self, None)  # to the end of the table: it waits from now
-        waiting[self] = time.monotonic()
-        if self.header_timeout and GuardedHttpToolsProtocol.sweep is None:
+        WAITING.pop(self, None)  # to the end of the table: it waits from now
+        WAITING[self] = time.monotonic()
+        if shared.sweep is None and self.header_timeout:
             self.sweep_later()
 
     def sweep_later(self):
         # A connection is closed between header_timeout and a quarter of it later.
-        GuardedHttpToolsProtocol.sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self.sweep_waiting)
+        shared.sweep = self.loop.call_later(min(1.0, self.header_timeout / 4), self.sweep_waiting)
 
     def sweep_waiting(self):
         """Close the connections that have waited for their headers past the timeout."""
-        GuardedHttpToolsProtocol.sweep = None
+        shared.sweep = None
         now = time.monotonic()
-        for protocol, since in list(self.waiting.items()):
+        for protocol, since in list(WAITING.items()):
             if now - since < self.header_timeout:
                 break  # the rest began to wait later
             protocol.close_waiting()
-        if self.waiting:
+        if WAITING:
             self.sweep_later()
 
     def close_waiting(self):
         """Close this connection, which has not sent its headers (in time, or before the cap needed room)."""
-        self.waiting.pop(self, None)
+        WAITING.pop(self, None)
         if not self.transport.is_closing():
             self.transport.close()
 
-    @classmethod
-    def warn(cls, message, *args):
-        now = time.monotonic()
-        if now - cls.last_warned >= WARN_EVERY:
-            cls.last_warned = now
-            logger.warning(message, *args)
+
+def warn(message, *args):
+    """Log a warning, at most one every WARN_EVERY seconds."""
+    now = time.monotonic()
+    if now - shared.last_warned >= WARN_EVERY:
+        shared.last_warned = now
+        logger.warning(message, *args)
 
 
 def raise_open_files_limit():
