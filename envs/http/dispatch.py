@@ -25,11 +25,11 @@ import functools
 import time
 from typing import NamedTuple
 
-from django.conf import settings
 from django.db import connections
 from gymapi_client.spaces import encode_any
 
 from .. import access, binary, events
+from ..conf import hot
 from ..errors import DatabaseUnavailable, EnvBroken, EnvTimeout, Relayed
 from ..recording.writer import writer
 from ..runtime import SINGLE, VECTOR, ActorGone, runtime
@@ -162,7 +162,7 @@ def release_connections():
 
 def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=encode_any):
     """``call`` on the event loop when the rules above allow it, else None (and nothing was done)."""
-    if not settings.GYMAPI_INLINE:
+    if not hot.GYMAPI_INLINE:
         return None
     live = runtime.get(instance_id, operation.kind)
     if (live is None or live.closed or live.broken is not None or not caller.owns(live) or writer.refusing

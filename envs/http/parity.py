@@ -21,6 +21,7 @@ from django.conf import settings
 from django.http.request import split_domain_port, validate_host
 
 from .. import access, binary
+from ..conf import hot
 
 MIRRORED_MIDDLEWARE = (
     "django.middleware.security.SecurityMiddleware",
@@ -95,7 +96,7 @@ class Parity:
         if host is None or not self.host_allowed(host):
             return None
         caller = access.ANYONE
-        if settings.GYMAPI_REQUIRE_KEYS:
+        if hot.GYMAPI_REQUIRE_KEYS:
             key = access.bearer_key(authorization.decode("latin-1")) if authorization else None
             key_id = access.keys.peek(key) if key else None
             if key_id is None:  # no key, a wrong one, or one to look up: Django's 401 or lookup

@@ -45,9 +45,8 @@ import time
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-from django.conf import settings
-
 from ..actions import encode_actions
+from ..conf import hot
 from ..models import Episode
 from ..runtime.generators import unpacked
 
@@ -113,7 +112,7 @@ def started(live, *, interrupted_steps, interrupted_return):
     """A reset began a new episode: the end of the one it interrupted, if it had steps, is to
     be written; the new one is remembered. The reset has already zeroed the live counters,
     so the caller passes the interrupted episode's last counts."""
-    if not settings.GYMAPI_RECORD:
+    if not hot.GYMAPI_RECORD:
         return []
     previous, rows = live.record, []
     if previous is not None and not previous.finished and (interrupted_steps or previous.written):
@@ -137,7 +136,7 @@ def stepped(live):
         return []
     if live.episode_over:
         return [_row(live, record, ended=True, terminated=live.terminated, truncated=live.truncated)]
-    if live.covered or time.monotonic() - record.last_flush >= settings.GYMAPI_FLUSH_SECONDS:
+    if live.covered or time.monotonic() - record.last_flush >= hot.GYMAPI_FLUSH_SECONDS:
         return [_row(live, record, ended=False)]
     return []
 
@@ -179,12 +178,12 @@ def vector_stepped(live):
     the last write is old, else none yet."""
     if not live.finished:
         return []
-    if not settings.GYMAPI_RECORD:
+    if not hot.GYMAPI_RECORD:
         live.finished.clear()
         return []
     if (
         len(live.finished) >= VECTOR_FLUSH_EPISODES
-        or time.monotonic() - live.flushed_at >= settings.GYMAPI_FLUSH_SECONDS
+        or time.monotonic() - live.flushed_at >= hot.GYMAPI_FLUSH_SECONDS
     ):
         return vector_taken(live)
     return []
@@ -195,7 +194,7 @@ def vector_taken(live, finished=None):
     episodes already taken from it), now: at a reset, a close, before a listing."""
     live.flushed_at = time.monotonic()
     finished = live.take_finished() if finished is None else finished
-    if not settings.GYMAPI_RECORD:
+    if not hot.GYMAPI_RECORD:
         return []
     space = live.single_action_space
     return [
