@@ -111,6 +111,8 @@ class DjangoSink:
 class SQLiteSink:
     """Rows written on the event loop's thread to a SQLite file, never waiting."""
 
+    never_waits = True  # its write never suspends: the writer lets an answer's task make it (recording/writer.py)
+
     def __init__(self, django_connection):
         self.path = str(django_connection.settings_dict["NAME"])
         quote = django_connection.ops.quote_name
@@ -216,6 +218,8 @@ def _text(timestamp):
 
 class PostgresSink:
     """Rows written from the event loop to PostgreSQL on a connection of the loop's own."""
+
+    never_waits = False
 
     CONNECT_TIMEOUT = 5  # seconds: an unreachable server must not hold the answers waiting for it long
     MOST_ROWS = 1000

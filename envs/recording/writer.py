@@ -7,7 +7,8 @@ written goes in the next one, as one statement):
 - ``GYMAPI_WRITER=loop`` (the default on a SQLite file and on PostgreSQL): the
   server's event loop writes them itself, through its database's loop sink
   (recording/sinks.py), since waking a thread or a process for each batch
-  costs more than the write;
+  costs more than the write (on SQLite, whose writes never suspend, an answer's
+  rows are written by the answer's own task when nothing else is being written);
 - ``GYMAPI_WRITER=thread``: a thread of the writer's own writes them through
   Django (any database). Code that never started the writer (tests) gets this
   one, on a loop of its own, at its first row written from an event loop.
@@ -46,6 +47,8 @@ BUSY_SECONDS = 5.0
 class _ThreadSink:
     """Django's sink, in a thread of its own, where blocking is what it is for (Django refuses
     database calls on a thread running an event loop)."""
+
+    never_waits = False
 
     def __init__(self):
         self.sink = DjangoSink()
@@ -164,6 +167,18 @@ class Writer:
         if self.backlog:  # the database was unreachable a moment ago: behind the others
             self._keep(rows)
             return
+        if self.draining is None and self.sink.never_waits:
+            # Nothing is being written and the sink writes without suspending (SQLite's): this
+            # task writes its rows itself, sparing the answer a task of the writer's and a turn
+            # of the loop. A write lock held elsewhere queues them as any others.
+            try:
+                outcome = await self._write_batch(latest(rows), busy_retried=False)
+            except Busy:
+                pass
+            else:
+                if outcome is not None:
+                    raise outcome
+                return
         future = self.loop.create_future()
         self.pending.append((rows, future))
         if self.draining is None:
@@ -190,10 +205,12 @@ class Writer:
         finally:
             self.draining = None
 
-    async def _write_batch(self, rows):
+    async def _write_batch(self, rows, busy_retried=True):
         """Write ``rows``, or keep them through an outage: None, or the error the database refused them with."""
         try:
-            await self._write(rows)
+            await self._write(rows, busy_retried)
+        except Busy:
+            raise
         except Outage as error:
             logger.error("The database cannot be reached (%s): episode rows are kept until it is back.", error)
             self._keep(rows)
@@ -202,12 +219,16 @@ class Writer:
             return error
         return None
 
-    async def _write(self, rows):
+    async def _write(self, rows, busy_retried=True):
+        """Write ``rows``; while SQLite's write lock is held elsewhere, try again a moment later
+        (up to ``BUSY_SECONDS``), or raise ``Busy`` at once unless ``busy_retried``."""
         delay, deadline = 0.001, time.monotonic() + BUSY_SECONDS
         while True:
             try:
                 return await self.sink.write(rows)
             except Busy:
+                if not busy_retried:
+                    raise
                 if time.monotonic() > deadline:
                     raise Outage(f"SQLite's write lock was held elsewhere for more than {BUSY_SECONDS:g} s") from None
                 await asyncio.sleep(delay)

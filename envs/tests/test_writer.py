@@ -208,8 +208,50 @@ def test_the_writer_waits_out_a_lock_held_elsewhere_and_serves_the_loop_meanwhil
     assert read(path) == [(1, 12, 6.0, True, True)]
 
 
+def test_an_idle_writer_on_sqlite_writes_an_answers_rows_in_the_answers_own_task(sqlite_db):
+    path, connection = sqlite_db
+    writer = Writer()
+    made = []
+
+    async def scenario():
+        loop = asyncio.get_running_loop()
+        writer.loop, writer.mode, writer.sink = loop, "loop", SQLiteSink(connection)
+        create_task = loop.create_task
+        loop.create_task = lambda *args, **kwargs: made.append(args) or create_task(*args, **kwargs)
+        await writer.write([row(1)])
+        assert read(path) == [(1, 12, 6.0, True, True)]  # committed when write returns
+        assert made == [] and writer.draining is None  # no task of the writer's, nothing left queued
+        del loop.create_task
+        await writer.stop()
+
+    asyncio.run(scenario())
+
+
+def test_rows_written_while_a_batch_waits_go_in_the_next_batch_in_order(sqlite_db):
+    path, connection = sqlite_db
+    writer = Writer()
+
+    async def scenario():
+        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", SQLiteSink(connection)
+        with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            first = asyncio.ensure_future(writer.write([row(1, steps=3, ended=False)]))
+            await asyncio.sleep(0.02)
+            later = asyncio.ensure_future(writer.write([row(1, steps=5, ended=False), row(2)]))
+            await asyncio.sleep(0.02)
+            assert not first.done() and not later.done()  # the later rows queue behind, not past, the first
+            other.execute("COMMIT")
+            await asyncio.wait_for(asyncio.gather(first, later), 10)
+        await writer.stop()
+
+    asyncio.run(scenario())
+    assert read(path) == [(1, 5, 2.5, False, False), (2, 12, 6.0, True, True)]
+
+
 class FlakySink:
     """A sink whose database is down (``Outage``) until ``up`` is set; records what it wrote."""
+
+    never_waits = False
 
     def __init__(self, refuse=()):
         self.up = False
