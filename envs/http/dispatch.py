@@ -46,8 +46,6 @@ SLOW_SECONDS = 0.001
 # Reading and decoding a body costs what its sender chose to send: one larger than this is read
 # in a thread whatever its instance's steps cost (an action of a few numbers is a few dozen bytes).
 LOOP_BODY_BYTES = 64 * 1024
-# Where a live instance keeps each operation's cost.
-COSTS = {"step": "step_cost", "reset": "reset_cost"}
 # How much the last call weighs in the moving average: a single stall (a
 # collection, the scheduler) does not send an operation to threads.
 WEIGHT = 0.1
@@ -168,7 +166,7 @@ def call_on_loop(operation, instance_id, data, *, caller=access.ANYONE, encode=e
     if (live is None or live.closed or live.broken is not None or not caller.owns(live) or writer.refusing
             or (live.covered and writer.backlog)):
         return None  # a thread words the 404, 410 or 503
-    cost = getattr(live, COSTS[operation.name])
+    cost = _cost(live, operation.name)
     if cost is None or cost > SLOW_SECONDS:
         return None
     try:
@@ -199,15 +197,15 @@ async def answer(operation, instance_id, data, *, caller=access.ANYONE, encode=e
     """``operation`` answered from the event loop: on the loop when allowed, else by ``in_thread``
     (``call``, or the transport's wrapper of it) in a thread of ``executor``; its rows written
     (and an instance that broke ended) before it returns."""
-    loop = asyncio.get_running_loop()
     if runtime.remote:
-        return await _answer_remote(operation, instance_id, data, caller, encode, executor, loop)
+        return await _answer_remote(operation, instance_id, data, caller, encode, executor, asyncio.get_running_loop())
     outcome = call_on_loop(operation, instance_id, data, caller=caller, encode=encode)
+    # The loop is asked for only where a thread is needed: asking costs a system call (getpid).
     if outcome is None:
         run = functools.partial(in_thread, operation, instance_id, data, caller=caller, encode=encode)
-        return await loop.run_in_executor(executor, run)
+        return await asyncio.get_running_loop().run_in_executor(executor, run)
     if outcome.broken is not None:
-        await loop.run_in_executor(executor, end_broken, outcome.broken)
+        await asyncio.get_running_loop().run_in_executor(executor, end_broken, outcome.broken)
     elif outcome.rows:
         try:
             await writer.write(outcome.rows)
@@ -274,13 +272,21 @@ def _measured(live, name, started, hops=0.0):
     and back, which it would not be on the loop: under load that hand-off alone took more
     than SLOW_SECONDS and kept cheap calls off the loop)."""
     seconds = time.perf_counter() - started - hops
-    attribute = COSTS[name]
-    cost = getattr(live, attribute)
-    setattr(live, attribute, seconds if cost is None else cost + WEIGHT * (seconds - cost))
+    cost = _cost(live, name)
+    cost = seconds if cost is None else cost + WEIGHT * (seconds - cost)
+    if name == "step":
+        live.step_cost = cost
+    else:
+        live.reset_cost = cost
+
+
+def _cost(live, name):
+    """``live``'s cost of ``name`` calls: None until measured, then a moving average of seconds."""
+    return live.step_cost if name == "step" else live.reset_cost
 
 
 def is_slow(instance_id, name="step"):
     """Whether ``name`` calls of ``instance_id`` run in threads for their cost (for tests and logs)."""
     live = runtime.get(instance_id)
-    cost = getattr(live, COSTS[name]) if live is not None else None
+    cost = _cost(live, name) if live is not None else None
     return cost is None or cost > SLOW_SECONDS

@@ -56,6 +56,7 @@ class Parity:
         # django-cors-headers adds "origin" to Vary on the paths it covers (none
         # unless GYMAPI_CORS_ORIGINS is set) and allows the origins it knows.
         self.cors_paths = re.compile(cors_conf.CORS_URLS_REGEX)
+        self.cors_covered = {}  # path: whether cors_paths covers it
         self.cors = CorsMiddleware(lambda request: None)
         self.headers = {}
         for cors in (False, True):
@@ -106,7 +107,11 @@ class Parity:
 
     def response_headers(self, path, as_msgpack, origin, extra):
         """Every header of an answer: the middleware's, the answer's own ``extra``, its length."""
-        cors = self.cors_paths.match(path) is not None
+        cors = self.cors_covered.get(path)
+        if cors is None:  # a regular expression per request costs more than the table
+            cors = self.cors_paths.match(path) is not None
+            if len(self.cors_covered) < 1024:
+                self.cors_covered[path] = cors
         if cors and origin is not None:
             extra = extra + self.cors_headers(origin)
         return self.headers[as_msgpack, cors] + extra
