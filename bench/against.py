@@ -7,8 +7,9 @@ servers run at once, each on a SQLite database of its own (the commit's code fro
 worktree in a temporary folder, both with this checkout's virtualenv), and each row drives
 them in alternating slices: a client of each keeps its connection and instances, and runs
 for ``--slice`` seconds (100 ms) on one, then the other, for ``--seconds`` in all. What the
-machine does meanwhile falls on both alike. wrk starts a process per run, so its row
-alternates runs of a second instead; memory is ``make bench``'s row, fresh servers in turns.
+machine does meanwhile falls on both alike. wrk keeps the server busy, so its row runs both
+at once on one core instead (``wrk_on_one_core``: the ratio of their rates is the inverse
+of their CPU costs per request); memory is ``make bench``'s row, fresh servers in turns.
 
 Each rate is the total of its slices; the ratio is this checkout's over the commit's (the
 median of the slice pairs' ratios is printed beside it). ``BENCH_QUICK=1`` is a smoke run.
@@ -17,6 +18,9 @@ median of the slice pairs' ratios is printed beside it). ``BENCH_QUICK=1`` is a 
 import argparse
 import contextlib
 import json
+import math
+import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -179,17 +183,59 @@ def sliced(servers, client_class, seconds, slice_seconds):
             client.close()
 
 
-def wrk_turns(servers, runs, run_seconds):
-    """``(rates, median pair ratio)`` of wrk runs on each server in turns (8 connections, 8 instances)."""
-    rates, ratios = ([], []), []
-    for turn in range(runs):
+def wrk_on_one_core(codes, envs, rounds, runs, seconds, connections=4):
+    """``(rates, geometric mean of the rounds' ratios)`` of wrk on both servers at once, the two
+    servers pinned to one core and their wrk processes to another; None with fewer than two cores.
+
+    Sharing a core, the servers get equal CPU time at the same moments, so their rates are the
+    inverse of their CPU costs per request, whatever the rest of the machine does (wrk runs of a
+    second in turns, each server with a core of its own, differ by 5-10% with nothing changed).
+    Each round is a fresh pair, started in alternating order: a process's own speed varies by a
+    few percent with its memory layout and hash seed, which the rounds average out."""
+    cores = sorted(os.sched_getaffinity(0))
+    if len(cores) < 2 or not shutil.which("taskset"):
+        return None
+    server_core, client_core = str(cores[-1]), str(cores[0])
+    totals, ratios = [[0, 0.0], [0, 0.0]], []
+    for turn in range(rounds):
         order = (0, 1) if turn % 2 == 0 else (1, 0)
-        pair = [0.0, 0.0]
-        for index in order:
-            pair[index] = bench.wrk_step_rate(servers[index], run_seconds)
-            rates[index].append(pair[index])
-        ratios.append(pair[0] / pair[1])
-    return [statistics.median(values) for values in rates], statistics.median(ratios)
+        with contextlib.ExitStack() as started:
+            servers = [None, None]
+            for index in order:
+                (name, code), env = codes[index], envs[index]
+                command = lambda port: ["taskset", "-c", server_core, *bench.ours_command("production", port)]  # noqa: E731
+                servers[index] = started.enter_context(bench.Server(name, command, env, cwd=code))
+            ids = []
+            for server in servers:
+                conn = server.connect()
+                ids.append([bench.create(conn) for _ in range(connections)])
+                conn.close()
+            pair_ratios = []
+            for run in range(runs + 1):  # the first run is a warm-up: each instance's first calls go to threads
+                processes = [None, None]
+                for index in order if run % 2 == 0 else order[::-1]:
+                    processes[index] = subprocess.Popen(
+                        ["taskset", "-c", client_core, "wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s",
+                         "--timeout", "10s", "-s", str(bench.BASE_DIR / "bench" / "wrk_step.lua"),
+                         f"http://{bench.HOST}:{servers[index].port}"],
+                        env={**os.environ, "WRK_INSTANCES": ",".join(ids[index])}, stdout=subprocess.PIPE, text=True,
+                    )
+                counts = [_wrk_steps(process) for process in processes]
+                if run:
+                    pair_ratios.append(counts[0] / counts[1])
+                    for index, count in enumerate(counts):
+                        totals[index][0] += count
+                        totals[index][1] += seconds
+            ratios.append(statistics.median(pair_ratios))
+    return [steps / elapsed for steps, elapsed in totals], math.exp(statistics.mean(math.log(r) for r in ratios))
+
+
+def _wrk_steps(process):
+    output, _ = process.communicate()
+    match = re.search(r"STEPS (\d+) RESETS (\d+) ERRORS (\d+)", output)
+    if match is None or int(match.group(3)):
+        raise RuntimeError(f"wrk failed or saw errors:\n{output}")
+    return int(match.group(1)) + int(match.group(2))
 
 
 @contextlib.contextmanager
@@ -208,7 +254,7 @@ def main():
     parser.add_argument("commit", help="the commit to measure this checkout against (a hash, tag or branch)")
     parser.add_argument("--seconds", type=float, default=2.0 if QUICK else 30.0, help="per row, in alternating slices")
     parser.add_argument("--slice", type=float, default=0.1, help="seconds on one server before the other's turn")
-    parser.add_argument("--wrk-runs", type=int, default=2 if QUICK else 16, help="wrk runs per server, in turns")
+    parser.add_argument("--wrk-rounds", type=int, default=2 if QUICK else 10, help="rounds of fresh servers for wrk")
     parser.add_argument("--memory-rounds", type=int, default=1 if QUICK else 3)
     options = parser.parse_args()
     label = subprocess.run(["git", "rev-parse", "--short", options.commit], cwd=bench.BASE_DIR, check=True,
@@ -225,11 +271,16 @@ def main():
             for title, client_class in ROWS:
                 bench.log(f"{title}: {options.seconds:g} s in slices of {options.slice:g} s")
                 rates, median = sliced(servers, client_class, options.seconds, options.slice)
-                rows.append((f"{title}, {client_class.unit}", rates, median))
-            if shutil.which("wrk"):
-                bench.log(f"wrk: {options.wrk_runs} runs of 1 s on each, in turns")
-                rates, median = wrk_turns(servers, options.wrk_runs, 0.5 if QUICK else 1.0)
-                rows.append(("REST step, wrk 8 conns / 8 instances, steps/s", rates, median))
+                rows.append((f"{title}, {client_class.unit}", rates, rates[0] / rates[1], f"median of pairs {median:.2f}x"))
+        if shutil.which("wrk"):
+            bench.log(f"wrk: {options.wrk_rounds} rounds of fresh servers sharing one core")
+            measured = wrk_on_one_core(codes, envs, options.wrk_rounds, 1 if QUICK else 2, 1 if QUICK else 3)
+            if measured is None:
+                bench.log("wrk: skipped, it needs two cores and taskset")
+            else:
+                rates, mean = measured
+                rows.append(("REST step, wrk on both at once sharing one core, steps/s", rates, mean,
+                             f"geometric mean of {options.wrk_rounds} rounds"))
         memory = ([], [])
         count = bench.IDLE_INSTANCES
         for _ in range(options.memory_rounds):
@@ -238,11 +289,10 @@ def main():
                 with bench.Server(name, lambda port: bench.ours_command("production", port), roomy, cwd=code) as server:
                     memory[index].append(bench.idle_memory(server, count))
         ours, theirs = (statistics.median(values) for values in memory)
-        rows.append(("Memory: RSS added by 1,000 idle CartPoles, MB", [ours, theirs], None))
+        rows.append(("Memory: RSS added by 1,000 idle CartPoles, MB", [ours, theirs], ours / theirs, ""))
     table = []
-    for title, (ours, theirs), median in rows:
-        table.append([title, bench.fmt(ours), bench.fmt(theirs), f"{ours / theirs:.2f}x",
-                      "" if median is None else f"median of pairs {median:.2f}x"])
+    for title, (ours, theirs), ratio, note in rows:
+        table.append([title, bench.fmt(ours), bench.fmt(theirs), f"{ratio:.2f}x", note])
     bench.print_table(f"This checkout against {label}, side by side", table,
                       header=("Row", "this checkout", label, "ratio", "note"))
 

@@ -21,7 +21,7 @@ ROWS = (
     "WebSocket step, 1 client, steps/s",
     "WebSocket step, 8 instances pipelined, steps/s",
     "Batched step, 64 CartPoles, env-steps/s",
-    "REST step, wrk 8 conns / 8 instances, steps/s",
+    "REST step, wrk on both at once sharing one core, steps/s",
     "Memory: RSS added by 1,000 idle CartPoles, MB",
 )
 
