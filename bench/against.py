@@ -184,7 +184,7 @@ def sliced(servers, client_class, seconds, slice_seconds):
 
 
 def wrk_on_one_core(codes, envs, rounds, runs, seconds, connections=4):
-    """``(rates, geometric mean of the rounds' ratios)`` of wrk on both servers at once, the two
+    """``(rates, the rounds' ratios)`` of wrk on both servers at once, the two
     servers pinned to one core and their wrk processes to another; None with fewer than two cores.
 
     Sharing a core, the servers get equal CPU time at the same moments, so their rates are the
@@ -227,7 +227,7 @@ def wrk_on_one_core(codes, envs, rounds, runs, seconds, connections=4):
                         totals[index][0] += count
                         totals[index][1] += seconds
             ratios.append(statistics.median(pair_ratios))
-    return [steps / elapsed for steps, elapsed in totals], math.exp(statistics.mean(math.log(r) for r in ratios))
+    return [steps / elapsed for steps, elapsed in totals], ratios
 
 
 def _wrk_steps(process):
@@ -278,9 +278,10 @@ def main():
             if measured is None:
                 bench.log("wrk: skipped, it needs two cores and taskset")
             else:
-                rates, mean = measured
+                rates, ratios = measured
+                mean = math.exp(statistics.mean(math.log(ratio) for ratio in ratios))
                 rows.append(("REST step, wrk on both at once sharing one core, steps/s", rates, mean,
-                             f"geometric mean of {options.wrk_rounds} rounds"))
+                             f"geometric mean of {len(ratios)} rounds, {min(ratios):.2f}x to {max(ratios):.2f}x"))
         memory = ([], [])
         count = bench.IDLE_INSTANCES
         for _ in range(options.memory_rounds):
