@@ -12,7 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import dj_database_url
@@ -87,6 +87,19 @@ def read(where):
         with psycopg.connect(where) as connection:
             found = connection.execute(sql).fetchall()
     return [(number, steps, total, bool(terminated), bool(ended)) for number, steps, total, terminated, ended in found]
+
+
+def on_this_loop(writer, sink):
+    """Make ``writer`` write from the running loop through ``sink``, as the server's start-up does."""
+    writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", sink
+
+
+@contextmanager
+def write_lock_held(path):
+    """Another program's write transaction on the SQLite file at ``path`` (yielded: commit or roll it back)."""
+    with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as other:
+        other.execute("BEGIN IMMEDIATE")
+        yield other
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -176,8 +189,7 @@ def test_the_postgres_sink_commits_synchronously_unless_told(postgres_db, settin
 
 def test_the_sqlite_sink_never_waits_for_a_lock_held_elsewhere(sqlite_db):
     path, connection = sqlite_db
-    with closing(sqlite3.connect(path, isolation_level=None)) as other:
-        other.execute("BEGIN IMMEDIATE")  # another program writing
+    with write_lock_held(path) as other:
         sink = SQLiteSink(connection)
         with pytest.raises(Busy):
             asyncio.run(sink.write([row(1)]))
@@ -191,9 +203,8 @@ def test_the_writer_waits_out_a_lock_held_elsewhere_and_serves_the_loop_meanwhil
     writer = Writer()
 
     async def scenario():
-        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", SQLiteSink(connection)
-        with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as other:
-            other.execute("BEGIN IMMEDIATE")
+        on_this_loop(writer, SQLiteSink(connection))
+        with write_lock_held(path) as other:
             waiting = asyncio.ensure_future(writer.write([row(1)]))
             ticks = 0
             for _ in range(20):  # the loop goes on while the row waits for the lock
@@ -215,7 +226,7 @@ def test_an_idle_writer_on_sqlite_writes_an_answers_rows_in_the_answers_own_task
 
     async def scenario():
         loop = asyncio.get_running_loop()
-        writer.loop, writer.mode, writer.sink = loop, "loop", SQLiteSink(connection)
+        on_this_loop(writer, SQLiteSink(connection))
         create_task = loop.create_task
         loop.create_task = lambda *args, **kwargs: made.append(args) or create_task(*args, **kwargs)
         await writer.write([row(1)])
@@ -232,9 +243,8 @@ def test_rows_written_while_a_batch_waits_go_in_the_next_batch_in_order(sqlite_d
     writer = Writer()
 
     async def scenario():
-        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", SQLiteSink(connection)
-        with closing(sqlite3.connect(path, isolation_level=None, check_same_thread=False)) as other:
-            other.execute("BEGIN IMMEDIATE")
+        on_this_loop(writer, SQLiteSink(connection))
+        with write_lock_held(path) as other:
             first = asyncio.ensure_future(writer.write([row(1, steps=3, ended=False)]))
             await asyncio.sleep(0.02)
             later = asyncio.ensure_future(writer.write([row(1, steps=5, ended=False), row(2)]))
@@ -275,7 +285,7 @@ def test_rows_wait_out_an_outage_and_are_written_in_order_when_the_database_is_b
     writer, sink = Writer(), FlakySink()
 
     async def scenario():
-        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", sink
+        on_this_loop(writer, sink)
         await asyncio.wait_for(writer.write([row(1)]), 1)  # answered: the row is kept
         await asyncio.wait_for(writer.write([row(2), row(3)]), 1)
         assert writer.refusing and [r.number for r in writer.backlog] == [1, 2, 3]
@@ -297,7 +307,7 @@ def test_a_refused_row_fails_the_answers_that_wait_for_it_and_no_other():
     sink.up = True
 
     async def scenario():
-        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", sink
+        on_this_loop(writer, sink)
         await writer.write([row(1)])
         with pytest.raises(IntegrityError):
             await writer.write([row(2)])
@@ -313,7 +323,7 @@ def test_a_refused_row_queued_with_others_fails_its_own_answer_only():
     sink.up = True
 
     async def scenario():
-        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", sink
+        on_this_loop(writer, sink)
         await writer.write([row(1)])  # the first batch goes alone; the next three queue behind it
         return await asyncio.gather(
             writer.write([row(3)]), writer.write([row(2)]), writer.write([row(4)]), return_exceptions=True
@@ -329,7 +339,7 @@ def test_rows_queued_together_go_in_one_statement_the_last_of_each_episode_only(
     sink.up = True
 
     async def scenario():
-        writer.loop, writer.mode, writer.sink = asyncio.get_running_loop(), "loop", sink
+        on_this_loop(writer, sink)
         await writer.write([row(1)])  # the first batch goes alone; the next three queue behind it
         await asyncio.gather(writer.write([row(2, ended=False)]), writer.write([row(3)]), writer.write([row(2)]))
         await writer.stop()
