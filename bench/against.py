@@ -20,7 +20,6 @@ import contextlib
 import json
 import math
 import os
-import re
 import shutil
 import statistics
 import subprocess
@@ -214,13 +213,11 @@ def wrk_on_one_core(codes, envs, rounds, runs, seconds, connections=4):
             for run in range(runs + 1):  # the first run is a warm-up: each instance's first calls go to threads
                 processes = [None, None]
                 for index in order if run % 2 == 0 else order[::-1]:
-                    processes[index] = subprocess.Popen(
-                        ["taskset", "-c", client_core, "wrk", f"-t{connections}", f"-c{connections}", f"-d{seconds}s",
-                         "--timeout", "10s", "-s", str(bench.BASE_DIR / "bench" / "wrk_step.lua"),
-                         f"http://{bench.HOST}:{servers[index].port}"],
-                        env={**os.environ, "WRK_INSTANCES": ",".join(ids[index])}, stdout=subprocess.PIPE, text=True,
-                    )
-                counts = [_wrk_steps(process) for process in processes]
+                    command, env = bench.wrk_command(servers[index], ids[index], seconds)
+                    processes[index] = subprocess.Popen(["taskset", "-c", client_core, *command], env=env,
+                                                        stdout=subprocess.PIPE, text=True)
+                counts = [sum(bench.wrk_counts(process.communicate()[0], server.name))
+                          for process, server in zip(processes, servers)]
                 if run:
                     pair_ratios.append(counts[0] / counts[1])
                     for index, count in enumerate(counts):
@@ -228,14 +225,6 @@ def wrk_on_one_core(codes, envs, rounds, runs, seconds, connections=4):
                         totals[index][1] += seconds
             ratios.append(statistics.median(pair_ratios))
     return [steps / elapsed for steps, elapsed in totals], ratios
-
-
-def _wrk_steps(process):
-    output, _ = process.communicate()
-    match = re.search(r"STEPS (\d+) RESETS (\d+) ERRORS (\d+)", output)
-    if match is None or int(match.group(3)):
-        raise RuntimeError(f"wrk failed or saw errors:\n{output}")
-    return int(match.group(1)) + int(match.group(2))
 
 
 @contextlib.contextmanager

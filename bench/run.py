@@ -212,19 +212,29 @@ def wrk_step_rate(server, seconds):
     ids = [create(conn) for _ in range(WRK_CONNECTIONS)]
     conn.close()
     duration = max(1, round(seconds))
-    result = subprocess.run(
-        ["wrk", f"-t{WRK_CONNECTIONS}", f"-c{WRK_CONNECTIONS}", f"-d{duration}s", "--timeout", "10s",
-         "-s", str(BASE_DIR / "bench" / "wrk_step.lua"), f"http://{HOST}:{server.port}"],
-        env={**os.environ, "WRK_INSTANCES": ",".join(ids)},
-        capture_output=True, text=True, check=True,
-    )
-    match = re.search(r"STEPS (\d+) RESETS (\d+) ERRORS (\d+)", result.stdout)
-    if match is None:
-        raise RuntimeError(f"wrk printed no counts:\n{result.stdout}\n{result.stderr}")
-    steps, _, errors = map(int, match.groups())
-    if errors:
-        raise RuntimeError(f"wrk saw {errors} non-200 answers from {server.name}")
+    command, env = wrk_command(server, ids, duration)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    steps, _ = wrk_counts(result.stdout + result.stderr, server.name)
     return steps / duration
+
+
+def wrk_command(server, ids, seconds):
+    """``(command, environment)`` of wrk stepping ``server``'s instances ``ids`` for ``seconds``
+    (bench/wrk_step.lua): a connection and a thread for each instance."""
+    command = ["wrk", f"-t{len(ids)}", f"-c{len(ids)}", f"-d{seconds}s", "--timeout", "10s",
+               "-s", str(BASE_DIR / "bench" / "wrk_step.lua"), f"http://{HOST}:{server.port}"]
+    return command, {**os.environ, "WRK_INSTANCES": ",".join(ids)}
+
+
+def wrk_counts(output, name):
+    """``(steps, resets)`` that wrk_step.lua printed; raises when it printed none or saw errors."""
+    match = re.search(r"STEPS (\d+) RESETS (\d+) ERRORS (\d+)", output)
+    if match is None:
+        raise RuntimeError(f"wrk printed no counts:\n{output}")
+    steps, resets, errors = map(int, match.groups())
+    if errors:
+        raise RuntimeError(f"wrk saw {errors} non-200 answers from {name}")
+    return steps, resets
 
 
 def ws_step_rate(server, seconds, client="gymapi"):
